@@ -1,0 +1,29 @@
+import type { mtsAuth } from '@polyauth/api-types';
+import type { ApiError, ErrorKind } from '../../http/errors.ts';
+
+type MtsError = mtsAuth.components['schemas']['Error'];
+type MtsCode = MtsError['error'];
+
+const codeOfKind: Record<ErrorKind, MtsCode> = {
+  bad_request: 'invalid_request',
+  unauthorized: 'invalid_token',
+  forbidden: 'forbidden',
+  not_found: 'not_found',
+  method_not_allowed: 'method_not_allowed',
+  not_acceptable: 'not_acceptable',
+  conflict: 'not_acceptable',
+  payload_too_large: 'payload_too_large',
+  unsupported_media_type: 'unsupported_media_type',
+  too_many_requests: 'too_many_requests',
+  server_error: 'server_error',
+  service_unavailable: 'service_unavailable',
+};
+
+/** The seed's OauthErrResponse: `{code, error, error_description}`. */
+export function mtsError(err: ApiError): MtsError {
+  return {
+    code: err.status,
+    error: (err.code as MtsCode | undefined) ?? codeOfKind[err.kind],
+    error_description: err.message,
+  };
+}

@@ -1,0 +1,5 @@
+import type { Router } from 'express';
+import type { Services } from '../services.ts';
+
+/** Routers served outside any API's mount (auth-v3's /web pages), before the APIs. */
+export const routes: Array<{ path: string; router: (services: Services) => Router }> = [];

@@ -1,0 +1,166 @@
+import { availableParallelism } from 'node:os';
+
+/**
+ * Everything the server reads from the environment, checked at startup: each
+ * bad value is reported by name, all at once. `.env.example` lists them all.
+ */
+export interface Config {
+  env: 'development' | 'production' | 'test';
+  host: string;
+  port: number;
+  /** Public base URL of this server, used in mailed links. */
+  publicUrl: string;
+  databaseUrl: string | undefined;
+  dataDir: string;
+  jwtSecret: string | undefined;
+  bcryptCost: number;
+  bcryptPoolSize: number;
+  bodyLimit: string;
+  trustProxy: string | false;
+  logLevel: string;
+  validateResponses: boolean;
+  tokens: {
+    /** mts-auth and oauth-service access tokens, seconds. */
+    accessTtl: number;
+    /** mint-auth user tokens, seconds; undefined = never expire (expires_in left out). */
+    mintTtl: number | undefined;
+    /** user-token-auth tokens without an expirationTime, seconds; undefined = never. */
+    userTokenTtl: number | undefined;
+    /** auth-v3 tokens, seconds (the seed: 24 h). */
+    authV3Ttl: number;
+    /** Coalescing of lastUsageTime writes, seconds. */
+    lastUsedGranularity: number;
+  };
+  throttle: {
+    enabled: boolean;
+    accountMaxFailures: number;
+    ipMaxFailures: number;
+    windowSeconds: number;
+    lockoutSeconds: number;
+    maxLockoutSeconds: number;
+    /** Registrations accepted per client address per hour. */
+    registrationsPerHour: number;
+  };
+  mail: {
+    smtpUrl: string | undefined;
+    from: string;
+    outboxDir: string;
+  };
+  oauthService: {
+    registrationEnabled: boolean;
+    emailVerifiedRedirect: string;
+    resetPasswordPage: string;
+    linkTtlSeconds: number;
+    mailsPerHour: number;
+  };
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+type Env = Record<string, string | undefined>;
+
+export function loadConfig(env: Env = process.env): Config {
+  const problems: string[] = [];
+  const str = (name: string, fallback: string) => env[name]?.trim() || fallback;
+  const int = (name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number => {
+    const raw = env[name]?.trim();
+    if (!raw) return fallback;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      problems.push(`${name} must be a whole number from ${min} to ${max} (got "${raw}")`);
+      return fallback;
+    }
+    return n;
+  };
+  const optionalSeconds = (name: string, fallback: number | undefined): number | undefined => {
+    const raw = env[name]?.trim();
+    if (raw === undefined || raw === '') return fallback;
+    if (raw === 'never' || raw === '0') return undefined;
+    return int(name, fallback ?? 0, 1);
+  };
+  const bool = (name: string, fallback: boolean): boolean => {
+    const raw = env[name]?.trim().toLowerCase();
+    if (!raw) return fallback;
+    if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
+    if (['0', 'false', 'no', 'off'].includes(raw)) return false;
+    problems.push(`${name} must be true or false (got "${raw}")`);
+    return fallback;
+  };
+
+  const nodeEnv = str('NODE_ENV', 'development');
+  if (!['development', 'production', 'test'].includes(nodeEnv)) {
+    problems.push(`NODE_ENV must be development, production or test (got "${nodeEnv}")`);
+  }
+  const envName = (['development', 'production', 'test'].includes(nodeEnv) ? nodeEnv : 'development') as Config['env'];
+
+  const bcryptCost = int('BCRYPT_COST', 12, envName === 'test' ? 4 : 10, 15);
+  const jwtSecret = env.JWT_SECRET?.trim() || undefined;
+  if (jwtSecret && Buffer.byteLength(jwtSecret) < 32) problems.push('JWT_SECRET must be at least 32 bytes long');
+  if (!jwtSecret && envName === 'production') problems.push('JWT_SECRET is required when NODE_ENV=production');
+
+  const databaseUrl = env.DATABASE_URL?.trim() || undefined;
+  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    problems.push('DATABASE_URL must be a postgres:// or postgresql:// URL');
+  }
+  const port = int('PORT', 3000, 0, 65535);
+  const host = str('HOST', '127.0.0.1');
+  const publicUrl = str('PUBLIC_URL', `http://${host === '0.0.0.0' ? 'localhost' : host}:${port}`).replace(/\/+$/, '');
+  if (!/^https?:\/\/[^/]+/.test(publicUrl)) problems.push(`PUBLIC_URL must be an http(s) URL (got "${publicUrl}")`);
+
+  const smtpUrl = env.SMTP_URL?.trim() || undefined;
+  if (smtpUrl && !/^smtps?:\/\//.test(smtpUrl)) problems.push('SMTP_URL must be an smtp:// or smtps:// URL');
+  const dataDir = str('DATA_DIR', '.data');
+  const bodyLimit = str('BODY_LIMIT', '16kb');
+  if (!/^\d+(b|kb|mb)$/i.test(bodyLimit)) problems.push(`BODY_LIMIT must look like 16kb (got "${bodyLimit}")`);
+  const trustProxy = env.TRUST_PROXY?.trim() || false;
+
+  const config: Config = {
+    env: envName,
+    host,
+    port,
+    publicUrl,
+    databaseUrl,
+    dataDir,
+    jwtSecret,
+    bcryptCost,
+    bcryptPoolSize: int('BCRYPT_POOL_SIZE', Math.max(1, availableParallelism()), 1, 256),
+    bodyLimit,
+    trustProxy,
+    logLevel: str('LOG_LEVEL', envName === 'test' ? 'silent' : 'info'),
+    validateResponses: bool('VALIDATE_RESPONSES', envName === 'test'),
+    tokens: {
+      accessTtl: int('ACCESS_TOKEN_TTL', 3600, 30),
+      mintTtl: optionalSeconds('MINT_TOKEN_TTL', 3600),
+      userTokenTtl: optionalSeconds('USER_TOKEN_TTL', undefined),
+      authV3Ttl: int('AUTH_V3_TOKEN_TTL', 86_400, 30),
+      lastUsedGranularity: int('LAST_USED_GRANULARITY', 60, 1, 86_400),
+    },
+    throttle: {
+      enabled: bool('THROTTLE_ENABLED', true),
+      accountMaxFailures: int('THROTTLE_ACCOUNT_MAX_FAILURES', 5, 1),
+      ipMaxFailures: int('THROTTLE_IP_MAX_FAILURES', 50, 1),
+      windowSeconds: int('THROTTLE_WINDOW_SECONDS', 900, 1),
+      lockoutSeconds: int('THROTTLE_LOCKOUT_SECONDS', 60, 1),
+      maxLockoutSeconds: int('THROTTLE_MAX_LOCKOUT_SECONDS', 3600, 1),
+      registrationsPerHour: int('THROTTLE_REGISTRATIONS_PER_HOUR', 20, 1),
+    },
+    mail: {
+      smtpUrl,
+      from: str('MAIL_FROM', 'polyauth <no-reply@localhost>'),
+      outboxDir: str('MAIL_OUTBOX_DIR', `${dataDir}/outbox`),
+    },
+    oauthService: {
+      registrationEnabled: bool('REGISTRATION_ENABLED', true),
+      emailVerifiedRedirect: str('EMAIL_VERIFIED_REDIRECT', '/docs/'),
+      resetPasswordPage: str('RESET_PASSWORD_PAGE', `${publicUrl}/docs/oauth-service.html#operation/confirmResetPassword`),
+      linkTtlSeconds: int('MAIL_LINK_TTL_SECONDS', 3600, 60),
+      mailsPerHour: int('MAIL_MAX_PER_HOUR', 5, 1),
+    },
+  };
+  if (problems.length > 0) {
+    throw new ConfigError(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+  return config;
+}

@@ -1,0 +1,165 @@
+import { readFileSync } from 'node:fs';
+import express, { type Request, type RequestHandler, type Response, type Router } from 'express';
+import * as OpenApiValidator from 'express-openapi-validator';
+import { parse as parseYaml } from 'yaml';
+import type { Services } from '../services.ts';
+import { ApiError, kindForStatus, type ErrorDialect } from './errors.ts';
+import { toApiError } from './to-api-error.ts';
+
+/* ---------- types derived from openapi-typescript's `operations` ---------- */
+
+type ContentOf<T> = T extends { content: infer C } ? C[keyof C] : undefined;
+
+/** The request body of an operation (the union of its media types). */
+export type BodyOf<Op> = Op extends { requestBody: infer R } ? ContentOf<R> : Op extends { requestBody?: infer R } ? ContentOf<NonNullable<R>> | undefined : undefined;
+export type QueryOf<Op> = Op extends { parameters: { query?: infer Q } } ? (Q extends undefined ? Record<string, never> : NonNullable<Q>) : Record<string, never>;
+export type PathOf<Op> = Op extends { parameters: { path: infer P } } ? P : Record<string, never>;
+
+type ResponsesOf<Op> = Op extends { responses: infer R } ? R : never;
+
+/** Any response the spec declares for the operation, body typed by status. */
+export type Reply<Op> = {
+  [S in keyof ResponsesOf<Op>]: S extends number
+    ? { status: S; body: ContentOf<ResponsesOf<Op>[S]>; headers?: Record<string, string> }
+    : never;
+}[keyof ResponsesOf<Op>];
+
+export interface HandlerContext<Op> {
+  body: BodyOf<Op>;
+  query: QueryOf<Op>;
+  params: PathOf<Op>;
+  /** The client address (honours TRUST_PROXY). */
+  ip: string;
+  req: Request;
+  res: Response;
+}
+
+export type Handler<Op> = (ctx: HandlerContext<Op>) => Promise<Reply<Op>>;
+
+/** One handler per operationId: a missing or misspelt one is a type error. */
+export type Handlers<Ops> = { [K in keyof Ops]: Handler<Ops[K]> };
+
+export interface ApiDefinition<Ops = Record<string, unknown>> {
+  id: string;
+  /** Where the API is mounted; the spec's `servers[0].url`. */
+  mount: string;
+  /** Absolute path of the OpenAPI document. */
+  specPath: string;
+  dialect: ErrorDialect;
+  handlers: (services: Services) => Handlers<Ops>;
+  /** Middleware run before validation (content negotiation, headers every response carries). */
+  before?: (services: Services) => RequestHandler[];
+  /** Headers added to every response of this API, errors included. */
+  headers?: Record<string, string>;
+  /** Coerce strings to the schema's types (form bodies carry only strings). */
+  coerceTypes?: boolean;
+}
+
+/** Type helper: `defineApi<mtsAuth.operations>({...})` checks the handler map. */
+export function defineApi<Ops>(def: ApiDefinition<Ops>): ApiDefinition<Ops> {
+  return def;
+}
+
+/* ------------------------------- the router ------------------------------- */
+
+const METHODS = ['head', 'get', 'post', 'put', 'patch', 'delete', 'options'] as const;
+type Method = (typeof METHODS)[number];
+
+interface OperationDoc {
+  operationId?: string;
+  'x-polyauth-invalid-status'?: number;
+}
+
+/** Operations whose spec says invalid input is answered with another status (mts-auth POST /user: 406). */
+function invalidStatusOf(spec: Record<string, unknown>, req: Request, mount: string): number | undefined {
+  const paths = spec.paths as Record<string, Record<string, OperationDoc>>;
+  const rel = req.originalUrl.split('?')[0]!.slice(mount === '/' ? 0 : mount.length) || '/';
+  for (const [p, item] of Object.entries(paths)) {
+    const re = new RegExp(`^${p.replace(/\{[^}]+\}/g, '[^/]+')}/?$`);
+    if (re.test(rel)) return item[req.method.toLowerCase()]?.['x-polyauth-invalid-status'];
+  }
+  return undefined;
+}
+
+export function buildApiRouter<Ops>(def: ApiDefinition<Ops>, services: Services): Router {
+  const spec = parseYaml(readFileSync(def.specPath, 'utf8')) as Record<string, unknown>;
+  const handlers = def.handlers(services) as Record<string, Handler<unknown>>;
+  const router = express.Router({ strict: false, caseSensitive: true });
+  const { config } = services;
+
+  if (def.headers) {
+    const headers = def.headers;
+    router.use((_req, res, next) => {
+      res.set(headers);
+      next();
+    });
+  }
+  for (const mw of def.before?.(services) ?? []) router.use(mw);
+
+  router.use(express.json({ limit: config.bodyLimit, strict: true, type: ['application/json', 'application/*+json'] }));
+  router.use(express.urlencoded({ limit: config.bodyLimit, extended: false, parameterLimit: 50 }));
+  router.use(
+    OpenApiValidator.middleware({
+      apiSpec: structuredClone(spec) as never,
+      validateRequests: { allErrors: true, coerceTypes: def.coerceTypes ?? false },
+      validateResponses: config.validateResponses ? { allErrors: true } : false,
+      validateSecurity: false,
+      validateFormats: true,
+      ignoreUndocumented: false,
+    }),
+  );
+
+  const paths = spec.paths as Record<string, Record<string, OperationDoc>>;
+  for (const [specPath, item] of Object.entries(paths)) {
+    const expressPath = specPath.replace(/\{([^}]+)\}/g, ':$1');
+    for (const method of METHODS) {
+      const op = item[method];
+      if (!op) continue;
+      const operationId = op.operationId;
+      const handler = operationId ? handlers[operationId] : undefined;
+      if (!operationId || !handler) {
+        throw new Error(`${def.id}: no handler for ${method.toUpperCase()} ${specPath} (operationId ${operationId})`);
+      }
+      router[method as Method](expressPath, async (req, res) => {
+        const reply = (await handler({
+          body: req.body,
+          query: req.query as never,
+          params: req.params as never,
+          ip: req.ip ?? req.socket.remoteAddress ?? 'unknown',
+          req,
+          res,
+        })) as { status: number; body: unknown; headers?: Record<string, string> };
+        if (res.headersSent) return;
+        res.status(reply.status);
+        if (reply.headers) res.set(reply.headers);
+        if (reply.body === undefined) res.end();
+        else res.json(reply.body);
+      });
+    }
+  }
+
+  // Anything the validator let through that no route took (should not happen).
+  router.use((_req, _res, next) => next(new ApiError('not_found', 'There is no such resource.')));
+
+  router.use(((err, req, res, _next) => {
+    const { error, internal } = toApiError(err);
+    let apiError = error;
+    if (apiError.status === 400 && !(err instanceof ApiError)) {
+      const override = invalidStatusOf(spec, req, def.mount);
+      if (override) apiError = new ApiError(kindForStatus(override), apiError.message, { status: override, headers: apiError.headers });
+    }
+    if (internal) req.log?.error({ err }, 'request failed');
+    else req.log?.debug({ status: apiError.status, reason: apiError.message }, 'request refused');
+    if (res.headersSent) {
+      res.end();
+      return;
+    }
+    res.status(apiError.status).set(apiError.headers);
+    if (def.headers) res.set(def.headers);
+    // The dialect body is sent without response validation: it is the
+    // contract's own error shape, built in one place.
+    res.type('application/json').send(JSON.stringify(def.dialect(apiError)));
+  }) as express.ErrorRequestHandler);
+
+  return router;
+}

@@ -1,0 +1,28 @@
+/** `Authorization` header parsing shared by the APIs' auth schemes. */
+
+export interface AuthorizationHeader {
+  /** Lower-cased scheme, without the seed's stray colon (`Basic:` → `basic`). */
+  scheme: string;
+  credentials: string;
+}
+
+export function parseAuthorization(header: string | undefined): AuthorizationHeader | undefined {
+  if (!header || header.length > 4096) return undefined;
+  const m = /^\s*([A-Za-z][A-Za-z0-9_-]*):?\s+(\S+)\s*$/.exec(header);
+  if (!m) return undefined;
+  return { scheme: m[1]!.toLowerCase(), credentials: m[2]! };
+}
+
+/** Decodes HTTP Basic credentials (RFC 7617): user-id and password split at the first colon. */
+export function decodeBasic(credentials: string): { user: string; password: string } | undefined {
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(credentials)) return undefined;
+  const decoded = Buffer.from(credentials, 'base64').toString('utf8');
+  const i = decoded.indexOf(':');
+  if (i <= 0) return undefined;
+  return { user: decoded.slice(0, i), password: decoded.slice(i + 1) };
+}
+
+export function bearerToken(header: string | undefined): string | undefined {
+  const auth = parseAuthorization(header);
+  return auth?.scheme === 'bearer' ? auth.credentials : undefined;
+}

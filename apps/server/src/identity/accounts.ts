@@ -1,0 +1,96 @@
+import { IdentifierTakenError, type NewUser, type Store, type User } from '@polyauth/store';
+import { checkPasswordPolicy, type PasswordHasher } from './passwords.ts';
+import { LoginThrottle } from './throttle.ts';
+
+export { IdentifierTakenError };
+
+export interface SignInAttempt {
+  api: string;
+  identifier: string;
+  password: string;
+  ip: string;
+}
+
+export type SignInResult = { ok: true; user: User } | { ok: false };
+
+/**
+ * Registration, sign-in and password changes over the shared user store,
+ * the same for every API. Knows nothing of HTTP.
+ */
+export class Accounts {
+  readonly #store: Store;
+  readonly #passwords: PasswordHasher;
+  readonly #throttle: LoginThrottle;
+
+  constructor(store: Store, passwords: PasswordHasher, throttle: LoginThrottle) {
+    this.#store = store;
+    this.#passwords = passwords;
+    this.#throttle = throttle;
+  }
+
+  /**
+   * Creates a user. Throws PasswordPolicyError for a bad password and
+   * IdentifierTakenError when the username or email is taken.
+   */
+  async register(input: Omit<NewUser, 'passwordHash'> & { password: string; minPasswordLength?: number }, ctx: { api: string; ip: string }): Promise<User> {
+    checkPasswordPolicy(input.password, input.minPasswordLength);
+    const { password, minPasswordLength: _unused, ...rest } = input;
+    const passwordHash = await this.#passwords.hash(password);
+    const user = await this.#store.users.create({ ...rest, passwordHash });
+    await this.#store.audit.write({ api: ctx.api, action: 'user.register', targetUserId: user.id, actorUserId: user.id, ip: ctx.ip });
+    return user;
+  }
+
+  /**
+   * Checks a username-or-email and password. Throws ThrottledError when the
+   * account or address is locked. An unknown user, a wrong password and a
+   * disabled account all give `{ ok: false }` after the same bcrypt work.
+   */
+  async signIn(a: SignInAttempt): Promise<SignInResult> {
+    await this.#throttle.check(a.identifier, a.ip);
+    const user = a.identifier.length <= 254 ? await this.#store.users.byIdentifier(a.identifier) : undefined;
+    const passwordOk =
+      user && Buffer.byteLength(a.password) <= 1024
+        ? await this.#passwords.compare(a.password, user.passwordHash)
+        : await this.#passwords.compareDummy(a.password);
+    if (!user || !passwordOk || user.disabled) {
+      const lockedFor = await this.#throttle.failure(a.identifier, a.ip);
+      await this.#store.audit.write({
+        api: a.api,
+        action: lockedFor > 0 ? 'login.lockout' : 'login.failure',
+        targetUserId: user?.id ?? null,
+        ip: a.ip,
+        detail: { identifier: a.identifier.slice(0, 254), ...(lockedFor > 0 ? { lockedForSeconds: lockedFor } : {}) },
+      });
+      return { ok: false };
+    }
+    await this.#throttle.success(a.identifier);
+    if (this.#passwords.needsRehash(user.passwordHash)) {
+      const newHash = await this.#passwords.hash(a.password);
+      await this.#store.users.replacePasswordHash(user.id, user.passwordHash, newHash);
+    }
+    await this.#store.audit.write({ api: a.api, action: 'login.success', actorUserId: user.id, targetUserId: user.id, ip: a.ip });
+    return { ok: true, user };
+  }
+
+  /**
+   * Sets a new password and revokes every token the user holds in every API
+   * (except `keepTokenId`, the one making the change, if given).
+   */
+  async changePassword(userId: string, password: string, ctx: { api: string; ip: string; actorUserId?: string; keepTokenId?: string }): Promise<void> {
+    checkPasswordPolicy(password);
+    const hash = await this.#passwords.hash(password);
+    const revoked = await this.#store.knex.transaction(async (trx) => {
+      await this.#store.users.setPasswordHash(userId, hash, trx);
+      return this.#store.tokens.revokeAllForUser(userId, ctx.keepTokenId, trx);
+    });
+    await this.#store.audit.write({
+      api: ctx.api,
+      action: 'user.password_change',
+      actorUserId: ctx.actorUserId ?? userId,
+      targetUserId: userId,
+      ip: ctx.ip,
+      detail: { revokedTokens: revoked },
+    });
+  }
+}

@@ -1,0 +1,118 @@
+import { createSecretKey, type KeyObject } from 'node:crypto';
+import jwt from 'jsonwebtoken';
+import type { Store, TokenRow } from '@polyauth/store';
+import { randomSecret, sha256 } from './secrets.ts';
+
+export interface IssuedToken {
+  token: string;
+  row: TokenRow;
+  expiresAt: Date | null;
+  /** Seconds until expiry, when it expires. */
+  expiresIn: number | undefined;
+}
+
+export interface OpaqueOptions {
+  api: string;
+  kind: string;
+  userId: string;
+  /** Seconds until expiry; undefined = never. */
+  ttl?: number | undefined;
+  expiresAt?: Date | null;
+  clientId?: string | null;
+  parentId?: string | null;
+  actorUserId?: string | null;
+  note?: string | null;
+  /** The raw token; default 256 random bits, base64url. */
+  value?: string;
+}
+
+const ISSUER = 'polyauth';
+
+/**
+ * Issues and checks tokens of every API. Only SHA-256 hashes are stored.
+ * JWT access tokens (mts-auth, oauth-service) are rejected on signature,
+ * audience or expiry before any database read, then looked up by `jti` so
+ * that revocation takes effect at once.
+ */
+export class TokenService {
+  readonly #key: KeyObject;
+  readonly #store: Store;
+  readonly #granularityMs: number;
+  /** token id → last time written, so lastUsedAt is not a write per request. */
+  readonly #lastTouched = new Map<string, number>();
+
+  constructor(store: Store, opts: { jwtSecret: string; lastUsedGranularitySeconds: number }) {
+    if (Buffer.byteLength(opts.jwtSecret) < 32) throw new Error('the JWT secret must be at least 32 bytes');
+    this.#key = createSecretKey(Buffer.from(opts.jwtSecret, 'utf8'));
+    this.#store = store;
+    this.#granularityMs = opts.lastUsedGranularitySeconds * 1000;
+  }
+
+  async issueOpaque(o: OpaqueOptions): Promise<IssuedToken> {
+    const token = o.value ?? randomSecret();
+    const expiresAt = o.expiresAt ?? (o.ttl ? new Date(Date.now() + o.ttl * 1000) : null);
+    const row = await this.#store.tokens.insert({
+      api: o.api,
+      kind: o.kind,
+      tokenHash: sha256(token),
+      userId: o.userId,
+      clientId: o.clientId ?? null,
+      parentId: o.parentId ?? null,
+      actorUserId: o.actorUserId ?? null,
+      note: o.note ?? null,
+      expiresAt,
+    });
+    return { token, row, expiresAt, expiresIn: expiresAt ? secondsUntil(expiresAt) : undefined };
+  }
+
+  async findOpaque(api: string, kind: string, token: string): Promise<TokenRow | undefined> {
+    if (!token || token.length > 512) return undefined;
+    return this.#store.tokens.findLive(api, kind, sha256(token));
+  }
+
+  /** A signed JWT whose `jti` is stored (hashed) as a token row of `api`. */
+  async issueJwt(o: Omit<OpaqueOptions, 'value' | 'expiresAt'> & { ttl: number }): Promise<IssuedToken> {
+    const jti = randomSecret(16);
+    const issued = await this.issueOpaque({ ...o, value: jti });
+    const token = jwt.sign({}, this.#key, {
+      algorithm: 'HS256',
+      audience: o.api,
+      issuer: ISSUER,
+      subject: o.userId,
+      jwtid: jti,
+      expiresIn: o.ttl,
+    });
+    return { ...issued, token };
+  }
+
+  /** The live row of a JWT of `api`, or undefined for any bad, expired or revoked token. */
+  async verifyJwt(api: string, kind: string, token: string): Promise<TokenRow | undefined> {
+    if (!token || token.length > 2048) return undefined;
+    let claims: jwt.JwtPayload;
+    try {
+      claims = jwt.verify(token, this.#key, { algorithms: ['HS256'], audience: api, issuer: ISSUER }) as jwt.JwtPayload;
+    } catch {
+      return undefined;
+    }
+    if (typeof claims.jti !== 'string') return undefined;
+    const row = await this.#store.tokens.findLive(api, kind, sha256(claims.jti));
+    return row && row.userId === claims.sub ? row : undefined;
+  }
+
+  /**
+   * Records that a token was used, writing at most once per granularity
+   * window per token (per process; several instances each coalesce).
+   */
+  async touch(row: TokenRow, now = new Date()): Promise<Date> {
+    const last = Math.max(this.#lastTouched.get(row.id) ?? 0, row.lastUsedAt?.getTime() ?? 0);
+    if (now.getTime() - last < this.#granularityMs) return new Date(last);
+    this.#lastTouched.set(row.id, now.getTime());
+    if (this.#lastTouched.size > 100_000) this.#lastTouched.clear();
+    await this.#store.tokens.touch(row.id, now);
+    return now;
+  }
+}
+
+export function secondsUntil(at: Date): number {
+  return Math.max(1, Math.round((at.getTime() - Date.now()) / 1000));
+}

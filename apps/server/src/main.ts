@@ -1,0 +1,98 @@
+// The only module with side effects: reads the environment, opens the
+// database, listens, and handles signals.
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import pino from 'pino';
+import { migrateLatest, openPglite, openPostgres, type Database } from '@polyauth/store';
+import { apis } from './apis/index.ts';
+import { routes } from './apis/routes.ts';
+import { firstRunBootstrap } from './bootstrap.ts';
+import { ConfigError, loadConfig, type Config } from './config.ts';
+import { createApp } from './http/app.ts';
+import { randomSecret } from './identity/secrets.ts';
+import { closeServices, createServices } from './services.ts';
+
+const major = Number(process.versions.node.split('.')[0]);
+if (major < 24) {
+  console.error(`polyauth needs Node.js 24 or newer; this is ${process.version}. Start it with \`npm start\`.`);
+  process.exit(1);
+}
+
+/** Without JWT_SECRET outside production: a random secret kept in the data directory. */
+function developmentJwtSecret(config: Config): string {
+  const file = path.resolve(config.dataDir, 'jwt-secret');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  mkdirSync(path.dirname(file), { recursive: true });
+  const secret = randomSecret(48);
+  writeFileSync(file, `${secret}\n`, { mode: 0o600 });
+  chmodSync(file, 0o600);
+  return secret;
+}
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const pretty = process.stdout.isTTY && config.env !== 'production';
+  const log = pino({
+    level: config.logLevel,
+    transport: pretty ? { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname' } } : undefined,
+  });
+
+  let db: Database;
+  try {
+    db = config.databaseUrl
+      ? await openPostgres({ url: config.databaseUrl })
+      : await openPglite({ dataDir: path.resolve(config.dataDir, 'pglite') });
+    await migrateLatest(db.knex);
+  } catch (err) {
+    console.error(`polyauth: cannot open the database: ${(err as Error).message}`);
+    process.exit(1);
+  }
+
+  const services = createServices(config, db, log, config.jwtSecret ?? developmentJwtSecret(config));
+  const app = createApp(services, { apis, routes });
+  await firstRunBootstrap(services, (text) => process.stdout.write(`${text}\n`));
+
+  const server = app.listen(config.port, config.host);
+  server.on('listening', () => {
+    log.info({ url: config.publicUrl, database: db.kind, apis: apis.map((a) => `${a.id} ${a.mount}`) }, 'polyauth is listening');
+  });
+  server.on('error', (err) => {
+    log.fatal({ err }, 'cannot listen');
+    process.exit(1);
+  });
+  server.keepAliveTimeout = 5_000;
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 30_000;
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'stopping: finishing in-flight requests');
+    const force = setTimeout(() => {
+      log.warn('in-flight requests did not finish in 10 s; closing them');
+      server.closeAllConnections();
+    }, 10_000);
+    force.unref();
+    server.close(async () => {
+      await closeServices(services);
+      await db.close();
+      log.info('stopped');
+      process.exit(0);
+    });
+    server.closeIdleConnections();
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+await main();

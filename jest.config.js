@@ -1,0 +1,37 @@
+// jest 30, ESM, TypeScript through @swc/jest. Run with
+// NODE_OPTIONS=--experimental-vm-modules (PGlite is ESM and loads WASM).
+const transform = {
+  '^.+\\.(t|j)sx?$': [
+    '@swc/jest',
+    {
+      jsc: { target: 'es2024', parser: { syntax: 'typescript' } },
+      module: { type: 'es6' },
+    },
+  ],
+};
+
+const common = {
+  testEnvironment: 'node',
+  extensionsToTreatAsEsm: ['.ts'],
+  transform,
+  globalSetup: '<rootDir>/test/global-setup.ts',
+  globalTeardown: '<rootDir>/test/global-teardown.ts',
+  setupFiles: ['<rootDir>/test/check-node.ts'],
+};
+
+export default {
+  projects: [
+    {
+      ...common,
+      displayName: 'unit',
+      testMatch: ['<rootDir>/apps/*/test/**/*.test.ts', '<rootDir>/packages/*/test/**/*.test.ts'],
+      testPathIgnorePatterns: ['\\.browser\\.test\\.ts$', '/node_modules/'],
+    },
+    {
+      ...common,
+      displayName: 'browser',
+      testMatch: ['<rootDir>/apps/*/test/**/*.browser.test.ts'],
+    },
+  ],
+  testTimeout: 30_000,
+};

@@ -1,0 +1,71 @@
+import createClient, { type Client } from 'openapi-fetch';
+import type { mtsAuth } from '@polyauth/api-types';
+import { apiBaseUrl, authorizationMiddleware, FORM, formBody, PolyauthError, type BaseClientOptions } from './common.ts';
+
+type Schemas = mtsAuth.components['schemas'];
+export type MtsAuthError = Schemas['Error'];
+
+export interface MtsAuthClientOptions extends BaseClientOptions {
+  /** OAuth client id and secret (`npm run admin -- client create`). */
+  clientId: string;
+  clientSecret: string;
+}
+
+export interface MtsAuthClient {
+  /** The typed openapi-fetch client: every operation of specs/mts-auth.yaml. */
+  readonly api: Client<mtsAuth.paths>;
+  /** The access token in use, if signed in. */
+  readonly accessToken: string | undefined;
+  /** Password grant; keeps the token and sends it on every later call. */
+  login(username: string, password: string): Promise<Schemas['AccessToken']>;
+  /** Forgets the token (it stays valid on the server until it expires). */
+  logout(): void;
+  register(user: Schemas['NewUser']): Promise<Schemas['UserId']>;
+  me(): Promise<Schemas['UserId']>;
+}
+
+function fail(status: number, body: unknown): never {
+  const e = body as Partial<MtsAuthError> | undefined;
+  throw new PolyauthError(status, body as MtsAuthError, e?.error_description ?? `mts-auth answered ${status}`);
+}
+
+export function createMtsAuthClient(opts: MtsAuthClientOptions): MtsAuthClient {
+  let accessToken: string | undefined;
+  const api = createClient<mtsAuth.paths>({ baseUrl: apiBaseUrl(opts.baseUrl, '/'), fetch: opts.fetch });
+  api.use(authorizationMiddleware(() => (accessToken ? `Bearer ${accessToken}` : undefined)));
+  const basic = `Basic ${Buffer.from(`${encodeURIComponent(opts.clientId)}:${encodeURIComponent(opts.clientSecret)}`).toString('base64')}`;
+
+  return {
+    api,
+    get accessToken() {
+      return accessToken;
+    },
+    async login(username, password) {
+      const { data, error, response } = await api.POST('/oauth/token', {
+        body: { grant_type: 'password', username, password },
+        headers: { authorization: basic, 'content-type': FORM },
+        bodySerializer: formBody,
+      });
+      if (!data) fail(response.status, error);
+      accessToken = data.access_token;
+      return data;
+    },
+    logout() {
+      accessToken = undefined;
+    },
+    async register(user) {
+      const { data, error, response } = await api.POST('/user', {
+        body: user,
+        headers: { 'content-type': FORM },
+        bodySerializer: formBody,
+      });
+      if (!data) fail(response.status, error);
+      return data;
+    },
+    async me() {
+      const { data, error, response } = await api.GET('/user');
+      if (!data) fail(response.status, error);
+      return data;
+    },
+  };
+}
