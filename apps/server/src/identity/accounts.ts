@@ -1,6 +1,6 @@
 import { IdentifierTakenError, type NewUser, type Store, type User } from '@polyauth/store';
 import { checkPasswordPolicy, type PasswordHasher } from './passwords.ts';
-import { LoginThrottle } from './throttle.ts';
+import type { LoginThrottle } from './throttle.ts';
 
 export { IdentifierTakenError };
 
