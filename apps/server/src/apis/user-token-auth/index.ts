@@ -33,12 +33,26 @@ function invalidToken(message: string, sent: boolean): ApiError {
   });
 }
 
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
+
+/** An RFC 3339 date-time with an offset, refusing what Date would roll over (Feb 30, 24:00). */
+function parseRfc3339(raw: string): Date | undefined {
+  const m = RFC3339.exec(raw);
+  if (!m) return undefined;
+  const [y, mo, d, h, mi, sec] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  const day = new Date(Date.UTC(y, mo - 1, d));
+  if (day.getUTCFullYear() !== y || day.getUTCMonth() !== mo - 1 || day.getUTCDate() !== d) return undefined;
+  if (h > 23 || mi > 59 || sec > 59) return undefined;
+  const at = new Date(raw.replace(' ', 'T'));
+  return Number.isNaN(at.getTime()) ? undefined : at;
+}
+
 /** The requested expirationTime, checked beyond the format the validator already enforced. */
 function expirationOf(raw: string | undefined): Date | undefined {
   if (raw === undefined) return undefined;
-  const at = new Date(raw);
-  if (Number.isNaN(at.getTime())) {
-    throw new ApiError('bad_request', 'expirationTime must be an RFC 3339 date-time with a time-zone offset.');
+  const at = parseRfc3339(raw);
+  if (!at) {
+    throw new ApiError('bad_request', `expirationTime must be an RFC 3339 date-time with a time-zone offset (got ${JSON.stringify(raw)}).`);
   }
   if (at.getTime() <= Date.now()) {
     throw new ApiError('bad_request', `expirationTime must be in the future (got ${raw}).`);
@@ -74,12 +88,13 @@ export const userTokenAuthApi = defineApi<Ops>({
      * or a 401 (429 once the address has sent too many refused tokens).
      */
     async function authenticate(ctx: HandlerContext<unknown>): Promise<TokenRow> {
-      const auth = parseAuthorization(ctx.req.headers.authorization);
-      const sent = auth?.scheme === 'bearer';
+      const header = ctx.req.headers.authorization;
+      const auth = parseAuthorization(header);
+      const sent = auth?.scheme === 'bearer' || /^\s*bearer\b/i.test(header ?? '');
       let reason: string;
-      if (!ctx.req.headers.authorization) reason = 'The Authorization: Bearer <token> header is missing.';
+      if (!header) reason = 'The Authorization: Bearer <token> header is missing.';
       else if (!sent) reason = 'The Authorization header must be Bearer <token>.';
-      else if (!UUID.test(auth.credentials)) reason = 'The bearer token is malformed.';
+      else if (auth?.scheme !== 'bearer' || !UUID.test(auth.credentials)) reason = 'The bearer token is malformed.';
       else {
         const row = await tokens.findOpaque(API, KIND, auth.credentials.toLowerCase());
         if (row) {
