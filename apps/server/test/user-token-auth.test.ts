@@ -419,7 +419,7 @@ describe('throttling, token lifetime config', () => {
   beforeAll(async () => {
     small = await startServer({
       THROTTLE_ACCOUNT_MAX_FAILURES: '3',
-      THROTTLE_IP_MAX_FAILURES: '4',
+      THROTTLE_IP_MAX_FAILURES: '8',
       THROTTLE_LOCKOUT_SECONDS: '120',
       USER_TOKEN_TTL: '7200',
     });
@@ -451,7 +451,7 @@ describe('throttling, token lifetime config', () => {
     const r = await login(basicAuth(u.email, PASSWORD), undefined, small.baseUrl);
     expect(r.status).toBe(200);
     const { token } = (await r.json()) as UserToken;
-    for (let i = 0; i < 4; i++) await expectError(await bearer('/auth/bump', randomUUID(), small.baseUrl), 401, 'invalid_token');
+    for (let i = 0; i < 8; i++) await expectError(await bearer('/auth/bump', randomUUID(), small.baseUrl), 401, 'invalid_token');
     const throttled = await bearer('/auth/bump', randomUUID(), small.baseUrl);
     expect(Number(throttled.headers.get('retry-after'))).toBeGreaterThan(60);
     await expectError(throttled, 429, 'too_many_requests');
