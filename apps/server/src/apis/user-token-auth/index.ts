@@ -1,9 +1,9 @@
 import type { userTokenAuth } from '@polyauth/api-types';
-import type { TokenRow } from '@polyauth/store';
 import { defineApi, type HandlerContext } from '../../http/api-router.ts';
 import { decodeBasic, parseAuthorization } from '../../http/auth-header.ts';
 import { ApiError } from '../../http/errors.ts';
 import { randomUUID } from '../../identity/secrets.ts';
+import type { TokenRow } from '../../identity/tokens.ts';
 import { specPath } from '../../paths.ts';
 import type { Services } from '../../services.ts';
 import { negotiateJson, utaError, VARY } from './dialect.ts';
