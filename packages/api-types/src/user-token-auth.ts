@@ -15,14 +15,18 @@ export interface paths {
         put?: never;
         /**
          * Log in and receive a UserToken
-         * @description Authenticates with `Authorization: Basic base64(username:password)`
-         *     (UTF-8) and answers a new UserToken. The optional JSON body sets the
-         *     token's `note` and `expirationTime`; with no body (or `{}`) the token
-         *     has no note and does not expire. An `expirationTime` that is not an
-         *     RFC 3339 date-time with an offset, or is not in the future, is 400
-         *     `bad_request` with a message naming the field. Unknown user, wrong
-         *     password and disabled account are the same 401 `invalid_credentials`
-         *     with `WWW-Authenticate: Basic realm="polyauth", charset="UTF-8"`.
+         * @description Authenticates with `Authorization: Basic base64(user-id:password)`
+         *     (UTF-8), where the user-id is the user's username or email address,
+         *     and answers a new UserToken. The optional JSON body sets the token's
+         *     `note` and `expirationTime`; with no body (or `{}`) the token has no
+         *     note and expires after the server's `USER_TOKEN_TTL` (default: never).
+         *     An `expirationTime` that is not an RFC 3339 date-time with an offset,
+         *     or is not in the future, is 400 `bad_request` with a message naming
+         *     the field; the body is checked before the credentials. A missing or
+         *     malformed Basic header (another scheme, bad base64, no colon, empty
+         *     user-id), an unknown user, a wrong password and a disabled account are
+         *     the same 401 `invalid_credentials` with
+         *     `WWW-Authenticate: Basic realm="polyauth", charset="UTF-8"`.
          */
         post: operations["login"];
         delete?: never;
@@ -45,7 +49,8 @@ export interface paths {
          * @description Sets the last login time of the token's user to now and answers it.
          *     Authenticates with `Authorization: Bearer <token>`, the `token` of a
          *     UserToken. Counts as a use of the token (`lastUsageTime`, written at
-         *     most once per token per 60 seconds). Takes no body; a JSON body sent
+         *     most once per token per `LAST_USED_GRANULARITY`, default 60 seconds).
+         *     Takes no body; a JSON body sent
          *     anyway is parsed (so malformed JSON is 400 and an oversized one 413)
          *     and ignored. A missing, malformed, unknown, disabled, expired or
          *     logged-out token is 401 `invalid_token` with `WWW-Authenticate: Bearer`.
@@ -101,7 +106,7 @@ export interface components {
             /** @description A human-readable explanation; its wording may change. */
             message: string;
         };
-        /** @description Additional information about the token, returned exactly as sent. */
+        /** @description Additional information about the token, returned exactly as sent. At most 255 characters; the NUL character is not allowed. */
         Note: string;
         /** @description Optional settings of the token to issue. */
         LoginRequest: {
@@ -120,7 +125,7 @@ export interface components {
              */
             token: string;
             note?: components["schemas"]["Note"];
-            /** @description Whether the token is accepted. A new token is enabled; a token is disabled only by an administrator (`npm run admin`). */
+            /** @description Whether the token is accepted. A new token is enabled; a token is disabled only by an administrator, never through this API. */
             enabled: boolean;
             /**
              * Format: date-time
@@ -134,7 +139,7 @@ export interface components {
             creationTime: string;
             /**
              * Format: date-time
-             * @description The time the token was last used (bump, logout). Written at most once per token per 60 seconds, so it may lag the last use by up to a minute; omitted until the token is first used.
+             * @description The time the token was last used (bump, logout). Written at most once per token per `LAST_USED_GRANULARITY` seconds (default 60), so it may lag the last use by up to that long; omitted until the token is first used (so never present in the answer of POST /login).
              */
             lastUsageTime?: string;
             /** @description The version of the token record: 0 when issued, increased whenever its settings (note, enabled, expirationTime) change. Usage updates do not change it. */
@@ -259,7 +264,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description Too many failed attempts; retry after the given delay. */
+        /** @description Too many failed logins (per user-id or client address) or refused tokens (per client address); retry after the given delay. */
         TooManyRequests: {
             headers: {
                 Vary: components["headers"]["Vary"];

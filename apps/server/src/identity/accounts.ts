@@ -46,9 +46,13 @@ export class Accounts {
    * account or address is locked. An unknown user, a wrong password and a
    * disabled account all give `{ ok: false }` after the same bcrypt work.
    */
-  async signIn(a: SignInAttempt): Promise<SignInResult> {
+  async signIn(attempt: SignInAttempt): Promise<SignInResult> {
+    // The database cannot store NUL in text: such an identifier matches nobody
+    // and is counted (throttle, audit) with NUL replaced, instead of failing.
+    const lookup = !attempt.identifier.includes('\0') && attempt.identifier.length <= 254;
+    const a = { ...attempt, identifier: attempt.identifier.replaceAll('\0', '\uFFFD') };
     await this.#throttle.check(a.identifier, a.ip);
-    const user = a.identifier.length <= 254 ? await this.#store.users.byIdentifier(a.identifier) : undefined;
+    const user = lookup ? await this.#store.users.byIdentifier(a.identifier) : undefined;
     const passwordOk =
       user && Buffer.byteLength(a.password) <= 1024
         ? await this.#passwords.compare(a.password, user.passwordHash)
@@ -71,6 +75,13 @@ export class Accounts {
     }
     await this.#store.audit.write({ api: a.api, action: 'login.success', actorUserId: user.id, targetUserId: user.id, ip: a.ip });
     return { ok: true, user };
+  }
+
+  /** Sets the user's last login time (shared by every API) to now and returns it. */
+  async recordLogin(userId: string): Promise<Date> {
+    const user = await this.#store.users.update(userId, { lastLoginAt: new Date() });
+    if (!user?.lastLoginAt) throw new Error(`user ${userId} vanished while recording a login`);
+    return user.lastLoginAt;
   }
 
   /**

@@ -53,6 +53,24 @@ export class LoginThrottle {
     return Math.max(a, b);
   }
 
+  static tokenIpKey(ip: string): string {
+    return `token:ip:${ip}`;
+  }
+
+  /**
+   * Counts a refused bearer token from `ip` (under the per-address limit,
+   * apart from failed logins). Throws ThrottledError when the address is
+   * already locked, so the caller answers 429 instead of its 401; returns
+   * the lockout this failure caused (0 = none).
+   */
+  async tokenFailure(ip: string): Promise<number> {
+    if (!this.#cfg.enabled) return 0;
+    const key = LoginThrottle.tokenIpKey(ip);
+    const locked = await this.#store.throttle.lockedFor([key]);
+    if (locked > 0) throw new ThrottledError(locked);
+    return this.#store.throttle.hit(key, this.#ip);
+  }
+
   async success(identifier: string): Promise<void> {
     if (!this.#cfg.enabled) return;
     await this.#store.throttle.clear(LoginThrottle.accountKey(identifier));

@@ -3,6 +3,8 @@ import jwt from 'jsonwebtoken';
 import type { Store, TokenRow } from '@polyauth/store';
 import { randomSecret, sha256 } from './secrets.ts';
 
+export type { TokenRow };
+
 export interface IssuedToken {
   token: string;
   row: TokenRow;
