@@ -114,8 +114,9 @@ export interface components {
          * @constant
          */
         TokenType: "user";
-        /** @description The user's username, typically the email address; matched case-insensitively. On sign-in, the username or the email address of a person registered through any polyauth API. */
+        /** @description The user's username, typically the email address; matched case-insensitively. On sign-in, the username or the email address of a person registered through any polyauth API. Control characters are not allowed. */
         Username: string;
+        /** @description A first or last name; control characters are not allowed. */
         Name: string;
         /** @description Sign in with a username and password. */
         PasswordGrant: {

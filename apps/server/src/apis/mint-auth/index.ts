@@ -65,20 +65,18 @@ export const mintAuthApi = defineApi<Ops>({
   mount: '/mint/api/v1',
   specPath: specPath(API),
   dialect: mintError,
-  before: (s: Services) => [
+  before: (s: Services) => {
     // Sign-ups are authenticated before their body is validated: a caller
     // without the Application header learns nothing about the body rules.
-    // The body has to be read first to see grant_type on /auth/authorize.
-    jsonBody(s.config),
-    (async (req, _res, next) => {
-      try {
-        if (isSignup(req)) await requireApplication(s, req);
-        next();
-      } catch (err) {
-        next(err);
-      }
-    }) as RequestHandler,
-  ],
+    // POST /auth/register is known by its path; a signup grant on
+    // /auth/authorize only once the body is read (the router's own parser
+    // then skips the body already read).
+    const authenticateSignup: RequestHandler = (req, _res, next) => {
+      if (!isSignup(req)) return next();
+      requireApplication(s, req).then(() => next(), next);
+    };
+    return [authenticateSignup, jsonBody(s.config), authenticateSignup];
+  },
   handlers: (s: Services) => {
     const { tokens, accounts, throttle, config, store } = s;
 
