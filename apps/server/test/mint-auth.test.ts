@@ -4,6 +4,7 @@ import { parse as parseYaml } from 'yaml';
 import { messages, SIGNUP_MIN_PASSWORD_LENGTH } from '../src/apis/mint-auth/index.ts';
 import { MIN_PASSWORD_LENGTH } from '../src/identity/passwords.ts';
 import { specPath } from '../src/paths.ts';
+import { firstRunBootstrap } from '../src/bootstrap.ts';
 import { startServer, type TestServer } from './harness.ts';
 import { basicAuth, form, FORM, keysOf, uniqueEmail } from './helpers.ts';
 
@@ -558,6 +559,55 @@ describe('hostile input, all in the {response} dialect', () => {
       expect(r.status).toBeGreaterThanOrEqual(400);
       expect(r.status).toBeLessThan(500);
       await expectError(r, r.status);
+    }
+  });
+});
+
+describe('first-run bootstrap (mint part)', () => {
+  test('creates a development application and prints curl commands that work as printed', async () => {
+    const fresh = await startServer();
+    try {
+      let printed = '';
+      const created = await firstRunBootstrap(fresh.services, (text) => {
+        printed += text;
+      });
+      if (fresh.db.kind !== 'pglite') {
+        // Never on a real database: nothing is created or printed.
+        expect(created).toBe(false);
+        expect(printed).toBe('');
+        expect(await fresh.services.store.clients.count()).toBe(0);
+        return;
+      }
+      expect(created).toBe(true);
+      const apps = await fresh.services.store.clients.list('application');
+      expect(apps).toHaveLength(1);
+      expect(printed).toContain(`id: ${apps[0]!.clientId}`);
+
+      // Replay each printed mint curl command over HTTP, against the test port.
+      const mintCurls = printed.split('\n').filter((l) => l.includes('/mint/api/v1/'));
+      expect(mintCurls).toHaveLength(3);
+      const replay = (line: string, token?: string) => {
+        const headers: Record<string, string> = {};
+        for (const [, h] of line.matchAll(/-H '([^']+)'/g)) {
+          const [name, ...value] = h!.replace('<access_token from above>', token ?? '').split(': ');
+          headers[name!] = value.join(': ');
+        }
+        const body = /-d '([^']+)'/.exec(line)?.[1];
+        const target = /(http:\/\/\S+\/mint\/api\/v1\/\S+)/.exec(line)![1]!.replace(fresh.services.config.publicUrl, fresh.baseUrl);
+        return fetch(target, { method: body ? 'POST' : 'GET', headers, body });
+      };
+      const signup = await replay(mintCurls[0]!);
+      expect(signup.status).toBe(200);
+      const signin = await replay(mintCurls[1]!);
+      expect(signin.status).toBe(200);
+      const { access_token, user } = (await signin.json()) as AccessToken;
+      const info = await replay(mintCurls[2]!, access_token);
+      expect(info.status).toBe(200);
+      expect(await info.json()).toEqual({ user, token_type: 'user' });
+      // A second start prints nothing new.
+      expect(await firstRunBootstrap(fresh.services, () => undefined)).toBe(false);
+    } finally {
+      await fresh.close();
     }
   });
 });

@@ -180,7 +180,7 @@ export interface components {
             content: {
                 /**
                  * @example {
-                 *       "response": "request/body/username: must NOT have fewer than 1 characters"
+                 *       "response": "Invalid request: /password: must NOT have fewer than 8 characters"
                  *     }
                  */
                 "application/json": components["schemas"]["Error"];
