@@ -11,6 +11,9 @@ export async function firstRunBootstrap(s: Services, print: (text: string) => vo
   const base = s.config.publicUrl;
   const oauth = await s.clients.create('oauth', 'development client');
   const basic = Buffer.from(`${oauth.client.clientId}:${oauth.secret}`).toString('base64');
+  const mintApp = await s.clients.create('application', 'development application');
+  const mint = `${base}/mint/api/v1`;
+  const kate = '"username":"kc@goact.com.au","password":"correct horse battery"';
   const lines = [
     '',
     '  First start on an empty embedded store: created development credentials.',
@@ -23,6 +26,14 @@ export async function firstRunBootstrap(s: Services, print: (text: string) => vo
     `    curl -i -X POST ${base}/user -d firstName=Ada -d lastName=Lovelace -d email=ada@example.com -d 'password=correct horse battery'`,
     `    curl -s -X POST ${base}/oauth/token -H 'Authorization: Basic ${basic}' -d grant_type=password -d username=ada@example.com -d 'password=correct horse battery'`,
     `    curl -i ${base}/user -H 'Authorization: Bearer <access_token from above>'`,
+    '',
+    `  Mint application (mint-auth)            id: ${mintApp.client.clientId}`,
+    `                                          secret: ${mintApp.secret}`,
+    '',
+    '  Try mint-auth:',
+    `    curl -i -H 'Content-Type: application/json' -H 'Authorization: Application ${mintApp.client.clientId}:${mintApp.secret}' -X POST -d '{"grant_type":"signup","firstname":"Kate","lastname":"Smith",${kate}}' ${mint}/auth/register`,
+    `    curl -i -H 'Content-Type: application/json' -X POST -d '{"grant_type":"password",${kate}}' ${mint}/auth/authorize`,
+    `    curl -i ${mint}/auth/token_info -H 'Authorization: UserToken <access_token from above>'`,
     '',
     `  Docs: ${base}/docs/`,
     '',

@@ -18,14 +18,17 @@ export interface paths {
          * @description `grant_type: "password"` exchanges a username and password for a user
          *     token (OAuth2 resource-owner password grant, RFC 6749 §4.3). No
          *     authentication is needed; an `Authorization` header, if sent, is not
-         *     read. A wrong password and an unknown username are the same 404
-         *     `The password does not match, suggest reset?`, so nobody can learn who
-         *     is registered.
+         *     read. `username` is the username or the email address of a person
+         *     registered through any polyauth API. A wrong password and an unknown
+         *     username are the same 404 `The password does not match, suggest
+         *     reset?`, so nobody can learn who is registered.
          *
          *     `grant_type: "signup"` creates a user, exactly as POST /auth/register
          *     does (the seed's own sign-up example posts here): it needs
-         *     `Authorization: Application <id>:<secret>` and answers 403 when the
-         *     username already exists.
+         *     `Authorization: Application <id>:<secret>` (checked first: without it
+         *     the answer is 401 whatever the body holds), the password must be at
+         *     least 8 characters, and it answers 403 when the username already
+         *     exists.
          */
         post: operations["authorize"];
         delete?: never;
@@ -46,10 +49,13 @@ export interface paths {
         /**
          * Sign up a new user
          * @description Creates a user and answers with a token for them, as a sign-in would.
-         *     Needs `Authorization: Application <id>:<secret>`. `grant_type` must be
-         *     `signup`. The password must be longer than 5 characters and at most
-         *     72 UTF-8 bytes (the bcrypt limit; a longer one is a 400 with a clear
-         *     message rather than silently truncated). A username that already
+         *     Needs `Authorization: Application <id>:<secret>`, checked before the
+         *     body is validated (without it the answer is 401 whatever the body
+         *     holds). `grant_type` must be `signup`. The password must be at least 8
+         *     characters (the seed asks for more than 5, polyauth's shared password
+         *     policy for at least 8: the stricter wins and the 400 states it) and at
+         *     most 72 UTF-8 bytes (the bcrypt limit; a longer one is a 400 with a
+         *     clear message rather than silently truncated). A username that already
          *     exists (compared case-insensitively, through any polyauth API) is 403
          *     `The username has already existed`; of two simultaneous sign-ups with
          *     the same username one succeeds and the other gets that 403.
@@ -108,8 +114,9 @@ export interface components {
          * @constant
          */
         TokenType: "user";
-        /** @description The user's username, typically the email address; matched case-insensitively. */
+        /** @description The user's username, typically the email address; matched case-insensitively. On sign-in, the username or the email address of a person registered through any polyauth API. Control characters are not allowed. */
         Username: string;
+        /** @description A first or last name; control characters are not allowed. */
         Name: string;
         /** @description Sign in with a username and password. */
         PasswordGrant: {
@@ -132,7 +139,7 @@ export interface components {
             firstname: components["schemas"]["Name"];
             lastname: components["schemas"]["Name"];
             username: components["schemas"]["Username"];
-            /** @description More than 5 characters, and at most 72 UTF-8 bytes (the bcrypt limit): the server answers 400 with a clear message for a longer one instead of silently ignoring the rest. */
+            /** @description At least 8 characters (the seed's "more than 5" and polyauth's shared password policy of at least 8: the stricter wins), and at most 72 UTF-8 bytes (the bcrypt limit): the server answers 400 with a clear message for a longer one instead of silently ignoring the rest. */
             password: string;
         };
         /** @description Either grant, chosen by `grant_type`: `password` (sign in, no authentication) or `signup` (as POST /auth/register, Application authentication required). */
@@ -173,7 +180,7 @@ export interface components {
             content: {
                 /**
                  * @example {
-                 *       "response": "request/body/username: must NOT have fewer than 1 characters"
+                 *       "response": "Invalid request: /password: must NOT have fewer than 8 characters"
                  *     }
                  */
                 "application/json": components["schemas"]["Error"];

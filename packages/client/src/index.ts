@@ -1,3 +1,4 @@
 export * from './common.ts';
 export * from './mts-auth.ts';
+export * from './mint-auth.ts';
 export * from './user-token-auth.ts';
