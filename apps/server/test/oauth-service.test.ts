@@ -248,10 +248,9 @@ describe('token', () => {
     const unknown = await tokenGrant({ grant_type: 'password', username: `ghost_${reg.fields.username}`, password: 'wrong password!' });
     const wb = await expectError(wrong, 400, 'invalid_grant');
     expect(await expectError(unknown, 400, 'invalid_grant')).toEqual(wb);
-    const long = PASSWORD + 'x'.repeat(73 - PASSWORD.length);
     const reg72 = await register(newUser({ password: 'p'.repeat(72) }));
     await expectError(await tokenGrant({ grant_type: 'password', username: reg72.fields.username, password: 'p'.repeat(72) + 'q' }), 400, 'invalid_grant');
-    expect(long.length).toBe(73);
+    expect((await tokenGrant({ grant_type: 'password', username: reg72.fields.username, password: 'p'.repeat(72) })).status).toBe(200);
   });
 
   test('failed password grants lock the account: 429 with Retry-After, audited', async () => {
@@ -334,7 +333,7 @@ describe('token scoping', () => {
     expect((await fetch(`${srv.baseUrl}/user`, { headers: bearer(mts) })).status).toBe(200);
     await expectError(await sendEmailLink(mts), 401, 'unauthorized');
     await expectError(await fetch(url('/revoke'), { method: 'POST', headers: bearer(mts) }), 401, 'unauthorized');
-    await expectError(await tokenGrant({ grant_type: 'refresh_token', refresh_token: mts }), 400, 'invalid_request');
+    await expectError(await tokenGrant({ grant_type: 'refresh_token', refresh_token: mts }), 400, 'invalid_grant');
   });
 });
 
