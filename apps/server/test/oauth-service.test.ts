@@ -1,5 +1,11 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
 import jwt from 'jsonwebtoken';
+import pino from 'pino';
+import { Mailer } from '../src/identity/mail.ts';
 import { sha256 } from '../src/identity/secrets.ts';
 import { startServer, TEST_JWT_SECRET, type TestServer } from './harness.ts';
 import { basicAuth, form, FORM, keysOf, uniqueEmail } from './helpers.ts';
@@ -540,5 +546,33 @@ describe('configuration', () => {
     expect((await send()).status).toBe(200);
     expect((await send()).status).toBe(200);
     await expectError(await send(), 429, 'too_many_requests');
+  });
+});
+
+describe('default mail transport (no SMTP_URL)', () => {
+  test('writes the mail into the outbox folder and logs its link', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'polyauth-outbox-'));
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
+    const mailer = new Mailer({ smtpUrl: undefined, from: 'polyauth <no-reply@localhost>', outboxDir: path.join(dir, 'outbox'), log: pino({ level: 'info' }, sink) });
+    try {
+      const link = 'http://127.0.0.1:3000/api/oauth/valid_email/abc';
+      await mailer.send({ to: 'someone@example.com', subject: 'Confirm your email address', text: `open ${link}`, link });
+      const files = readdirSync(path.join(dir, 'outbox'));
+      expect(files).toHaveLength(1);
+      expect(files[0]).toMatch(/\.eml$/);
+      const eml = readFileSync(path.join(dir, 'outbox', files[0]!), 'utf8');
+      expect(eml).toMatch(/^To: someone@example\.com$/m);
+      expect(eml).toContain(link);
+      expect(lines.map((l) => JSON.parse(l) as { link?: string }).some((l) => l.link === link)).toBe(true);
+    } finally {
+      mailer.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -181,7 +181,9 @@ export interface paths {
          *
          *     400 `invalid_grant` when the token is unknown, expired or already used;
          *     400 `invalid_request` for a missing parameter or a password that breaks
-         *     the rules. Failed attempts are throttled per client address: 429.
+         *     the rules; the token is checked only after the password passes, so
+         *     a refused password does not use up the link. Attempts are throttled
+         *     per client address (`MAIL_MAX_PER_HOUR_PER_IP` per hour): 429.
          */
         post: operations["confirmResetPassword"];
         delete?: never;
@@ -210,7 +212,9 @@ export interface paths {
          *     `invalid_request`. Mails are limited per email address
          *     (`MAIL_MAX_PER_HOUR`) and per client address
          *     (`MAIL_MAX_PER_HOUR_PER_IP`): 429 with `Retry-After`. 500
-         *     `database_error` when the verification token cannot be stored.
+         *     `database_error` when the verification token cannot be stored,
+         *     `server_error` when the mail server does not take the mail (the mail
+         *     is handed over before answering, so 200 means it left).
          */
         post: operations["sendEmailLink"];
         delete?: never;
