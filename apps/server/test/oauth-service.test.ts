@@ -517,6 +517,14 @@ describe('hostile input', () => {
       ['/reset_password', { method: 'POST', headers: { 'content-type': JSON_TYPE }, body: '{"email":{"$ne":1}}' }],
       ['/reset_password/confirm', { method: 'POST', headers: { 'content-type': FORM }, body: 'token[]=a&password=xxxxxxxxxx' }],
       ['/send_email_link', { method: 'POST', headers: { authorization: 'Bearer a.b.c' } }],
+      ['/register', { method: 'POST', headers: { 'content-type': JSON_TYPE }, body: JSON.stringify(newUser({ company: 'a\u0000b' })) }],
+      ['/register', { method: 'POST', headers: { 'content-type': FORM }, body: form({ ...newUser(), accept_terms: '1', role: 'a\u0000b' } as Record<string, string>) }],
+      ['/token', { method: 'POST', headers: { 'content-type': FORM }, body: 'grant_type=password&client_id=a%00b&username=x&password=y' }],
+      ['/token', { method: 'POST', headers: { 'content-type': FORM }, body: `grant_type=password&client_id=${'x'}&username=a%00b&password=y` }],
+      ['/token', { method: 'POST', headers: { 'content-type': FORM }, body: 'grant_type=refresh_token&client_id=x&refresh_token=a%00b' }],
+      ['/reset_password', { method: 'POST', headers: { 'content-type': FORM }, body: 'email=a%00b@example.com' }],
+      ['/reset_password/confirm', { method: 'POST', headers: { 'content-type': FORM }, body: 'token=a%00b&password=xxxxxxxxxx' }],
+      ['/valid_email/a%00b', {}],
     ];
     for (const [p, init] of cases) {
       const r = await fetch(url(p), init);

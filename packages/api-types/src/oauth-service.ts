@@ -291,9 +291,9 @@ export interface components {
         Email: string;
         /** @description 8 characters or more; at most 72 UTF-8 bytes (the bcrypt limit, checked by the server with a clear 400 instead of silently ignoring the rest). */
         NewPassword: string;
-        /** @description The user's job title in their company (not an authorization role). */
+        /** @description The user's job title in their company (not an authorization role). No control characters. */
         JobTitle: string;
-        /** @description The user's company name. */
+        /** @description The user's company name. No control characters. */
         Company: string;
         /**
          * @description 1 when the user accepts the terms; any other value is refused with 400 `terms_not_accepted`.
@@ -337,7 +337,7 @@ export interface components {
             access_token: components["schemas"]["AccessToken"];
             refreshToken: components["schemas"]["RefreshToken"];
         };
-        /** @description The public id of your OAuth application (not a secret). */
+        /** @description The public id of your OAuth application (not a secret). Printable ASCII. */
         ClientId: string;
         /** @description The seed's grant; answers the same refresh token. */
         RefreshTokenGrant: {
@@ -358,7 +358,7 @@ export interface components {
              */
             grant_type: "password";
             client_id: components["schemas"]["ClientId"];
-            /** @description The username or the email address. */
+            /** @description The username or the email address. No control characters. */
             username: string;
             /** @description A password over 72 UTF-8 bytes never matches (no stored password is longer). */
             password: string;
