@@ -51,7 +51,10 @@ export interface Config {
     emailVerifiedRedirect: string;
     resetPasswordPage: string;
     linkTtlSeconds: number;
+    /** Reset and verification mails per email address per hour. */
     mailsPerHour: number;
+    /** Reset and verification mails requested per client address per hour. */
+    mailsPerHourPerIp: number;
   };
 }
 
@@ -157,6 +160,7 @@ export function loadConfig(env: Env = process.env): Config {
       resetPasswordPage: str('RESET_PASSWORD_PAGE', `${publicUrl}/docs/oauth-service.html#operation/confirmResetPassword`),
       linkTtlSeconds: int('MAIL_LINK_TTL_SECONDS', 3600, 60),
       mailsPerHour: int('MAIL_MAX_PER_HOUR', 5, 1),
+      mailsPerHourPerIp: int('MAIL_MAX_PER_HOUR_PER_IP', 30, 1),
     },
   };
   if (problems.length > 0) {

@@ -88,8 +88,10 @@ export interface paths {
          *     dead refresh token, and a wrong username or password, are 400
          *     `invalid_grant` (unknown user and wrong password alike, in body, status
          *     and timing). A missing or malformed parameter is 400 `invalid_request`;
-         *     another `grant_type` is 400 `unsupported_grant_type`. Failed attempts
-         *     are throttled per account and per client address: 429 with `Retry-After`.
+         *     another `grant_type` is 400 `unsupported_grant_type` (checked before
+         *     the other parameters, as RFC 6749 §5.2 reads). Failed password grants
+         *     are throttled per account and per client address (the same counters
+         *     as every other polyauth sign-in): 429 with `Retry-After`.
          */
         post: operations["token"];
         delete?: never;
@@ -149,8 +151,9 @@ export interface paths {
          *     or not, so nobody can learn who is registered; the mail is sent after
          *     the answer and a delivery failure is logged, not answered. A missing or
          *     malformed email is 400 `invalid_request`. Requests are throttled per
-         *     client address and per submitted email (`MAIL_MAX_PER_HOUR`), whether
-         *     or not it is registered: 429 with `Retry-After`.
+         *     submitted email (`MAIL_MAX_PER_HOUR`), whether or not it is registered,
+         *     and per client address (`MAIL_MAX_PER_HOUR_PER_IP`): 429 with
+         *     `Retry-After`.
          */
         post: operations["resetPassword"];
         delete?: never;
@@ -178,7 +181,9 @@ export interface paths {
          *
          *     400 `invalid_grant` when the token is unknown, expired or already used;
          *     400 `invalid_request` for a missing parameter or a password that breaks
-         *     the rules. Failed attempts are throttled per client address: 429.
+         *     the rules; the token is checked only after the password passes, so
+         *     a refused password does not use up the link. Attempts are throttled
+         *     per client address (`MAIL_MAX_PER_HOUR_PER_IP` per hour): 429.
          */
         post: operations["confirmResetPassword"];
         delete?: never;
@@ -204,9 +209,12 @@ export interface paths {
          *     unused links stay valid until they expire. When the email is already
          *     verified, answers 200 and sends nothing. A user without an email
          *     address (registered through an API that asks for none) gets 400
-         *     `invalid_request`. Mails are limited per user and per client address
-         *     (`MAIL_MAX_PER_HOUR`): 429 with `Retry-After`. 500 `database_error`
-         *     when the verification token cannot be stored.
+         *     `invalid_request`. Mails are limited per email address
+         *     (`MAIL_MAX_PER_HOUR`) and per client address
+         *     (`MAIL_MAX_PER_HOUR_PER_IP`): 429 with `Retry-After`. 500
+         *     `database_error` when the verification token cannot be stored,
+         *     `server_error` when the mail server does not take the mail (the mail
+         *     is handed over before answering, so 200 means it left).
          */
         post: operations["sendEmailLink"];
         delete?: never;
@@ -277,15 +285,15 @@ export interface components {
         };
         /** @description The user id, a decimal string. */
         UserId: string;
-        /** @description Unique across polyauth, compared case-insensitively. */
+        /** @description Unique across polyauth, compared case-insensitively. Letters, digits, `.`, `_` and `-` only: no spaces and no `@`, so a username can never be mistaken for somebody's email address when signing in with either. */
         Username: string;
         /** Format: email */
         Email: string;
         /** @description 8 characters or more; at most 72 UTF-8 bytes (the bcrypt limit, checked by the server with a clear 400 instead of silently ignoring the rest). */
         NewPassword: string;
-        /** @description The user's job title in their company (not an authorization role). */
+        /** @description The user's job title in their company (not an authorization role). No control characters. */
         JobTitle: string;
-        /** @description The user's company name. */
+        /** @description The user's company name. No control characters. */
         Company: string;
         /**
          * @description 1 when the user accepts the terms; any other value is refused with 400 `terms_not_accepted`.
@@ -329,7 +337,7 @@ export interface components {
             access_token: components["schemas"]["AccessToken"];
             refreshToken: components["schemas"]["RefreshToken"];
         };
-        /** @description The public id of your OAuth application (not a secret). */
+        /** @description The public id of your OAuth application (not a secret). Printable ASCII. */
         ClientId: string;
         /** @description The seed's grant; answers the same refresh token. */
         RefreshTokenGrant: {
@@ -350,7 +358,7 @@ export interface components {
              */
             grant_type: "password";
             client_id: components["schemas"]["ClientId"];
-            /** @description The username or the email address. */
+            /** @description The username or the email address. No control characters. */
             username: string;
             /** @description A password over 72 UTF-8 bytes never matches (no stored password is longer). */
             password: string;

@@ -1,4 +1,5 @@
 export * from './common.ts';
 export * from './mts-auth.ts';
 export * from './mint-auth.ts';
+export * from './oauth-service.ts';
 export * from './user-token-auth.ts';

@@ -1,5 +1,5 @@
 import { IdentifierTakenError, type NewUser, type Store, type User } from '@polyauth/store';
-import { checkPasswordPolicy, type PasswordHasher } from './passwords.ts';
+import { checkPasswordPolicy, MAX_PASSWORD_BYTES, type PasswordHasher } from './passwords.ts';
 import type { LoginThrottle } from './throttle.ts';
 
 export { IdentifierTakenError };
@@ -54,7 +54,9 @@ export class Accounts {
     await this.#throttle.check(a.identifier, a.ip);
     const user = lookup ? await this.#store.users.byIdentifier(a.identifier) : undefined;
     const passwordOk =
-      user && Buffer.byteLength(a.password) <= 1024
+      // bcrypt reads 72 bytes: a longer password would match on its prefix.
+      // No stored password is longer (registration refuses it), so it never matches.
+      user && Buffer.byteLength(a.password) <= MAX_PASSWORD_BYTES
         ? await this.#passwords.compare(a.password, user.passwordHash)
         : await this.#passwords.compareDummy(a.password);
     if (!user || !passwordOk || user.disabled) {

@@ -1,0 +1,216 @@
+import type { oauthService } from '@polyauth/api-types';
+import type { User } from '@polyauth/store';
+import { defineApi, type Handler, type HandlerContext } from '../../http/api-router.ts';
+import { bearerToken } from '../../http/auth-header.ts';
+import { ApiError } from '../../http/errors.ts';
+import { isDatabaseUnavailable } from '../../http/to-api-error.ts';
+import { IdentifierTakenError } from '../../identity/accounts.ts';
+import { DeadLinkError, MailedLinks } from '../../identity/mailed-links.ts';
+import { PasswordPolicyError } from '../../identity/passwords.ts';
+import { RefreshSessions, type SessionTokens } from '../../identity/refresh-sessions.ts';
+import { ThrottledError } from '../../identity/throttle.ts';
+import { specPath } from '../../paths.ts';
+import type { Services } from '../../services.ts';
+import { oauthBody } from './body.ts';
+import { oauthError } from './dialect.ts';
+
+const API = 'oauth-service';
+const MOUNT = '/api/oauth';
+type Ops = oauthService.operations;
+type Schemas = oauthService.components['schemas'];
+
+const NO_STORE = { 'Cache-Control': 'no-store', Pragma: 'no-cache' };
+
+function unauthorized(): ApiError {
+  return new ApiError('unauthorized', 'Authentication required: Authorization: Bearer <access_token> with a live access token.', {
+    headers: { 'WWW-Authenticate': 'Bearer realm="polyauth", error="invalid_token"' },
+  });
+}
+
+function invalidGrant(message: string): ApiError {
+  return new ApiError('bad_request', message, { code: 'invalid_grant' });
+}
+
+/** RFC 3339 in UTC without fractional seconds, as the spec's examples. */
+function utc(at: Date): string {
+  return at.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+function toUserBody(user: User): Schemas['User'] {
+  return {
+    id: user.id,
+    username: user.username,
+    email: user.email ?? '',
+    ...(user.jobTitle ? { role: user.jobTitle } : {}),
+    ...(user.company ? { company: user.company } : {}),
+    email_verified: user.emailVerifiedAt !== null,
+    created_at: utc(user.createdAt),
+  };
+}
+
+function tokenBody(t: SessionTokens): Schemas['TokenResponse'] {
+  return { access_token: t.accessToken, refresh_token: t.refreshToken, expire_at: utc(t.expiresAt), token_type: 'Bearer' };
+}
+
+/**
+ * The seed's 500 for a write the database refused is `database_error`; an
+ * unreachable database stays 503 and anything else `server_error` (logged,
+ * never detailed).
+ */
+function guard<Op>(handler: Handler<Op>): Handler<Op> {
+  return async (ctx) => {
+    try {
+      return await handler(ctx);
+    } catch (err) {
+      if (err instanceof ApiError || err instanceof ThrottledError || err instanceof PasswordPolicyError || err instanceof IdentifierTakenError) throw err;
+      const code = (err as { code?: unknown } | null)?.code;
+      if (!isDatabaseUnavailable(err) && typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) {
+        ctx.req.log?.error({ err }, 'database write refused');
+        throw new ApiError('server_error', 'The database failed to store the change.', { code: 'database_error' });
+      }
+      throw err;
+    }
+  };
+}
+
+export const oauthServiceApi = defineApi<Ops>({
+  id: API,
+  mount: MOUNT,
+  specPath: specPath(API),
+  dialect: oauthError,
+  before: oauthBody,
+  handlers: (s: Services) => {
+    const { store, tokens, accounts, clients, throttle, config, mailer, passwords, log } = s;
+    const sessions = new RefreshSessions(tokens, store, { api: API, accessTtl: config.tokens.accessTtl });
+    const links = new MailedLinks(
+      { store, mailer, passwords, throttle, log },
+      {
+        linkTtlSeconds: config.oauthService.linkTtlSeconds,
+        mailsPerHour: config.oauthService.mailsPerHour,
+        mailsPerHourPerIp: config.oauthService.mailsPerHourPerIp,
+      },
+    );
+    const verifyLink = (token: string) => `${config.publicUrl}${MOUNT}/valid_email/${token}`;
+    const resetLink = (token: string) => {
+      const page = new URL(config.oauthService.resetPasswordPage, `${config.publicUrl}/`);
+      page.searchParams.set('token', token);
+      return page.toString();
+    };
+
+    async function authenticate(ctx: HandlerContext<unknown>) {
+      const token = bearerToken(ctx.req.headers.authorization);
+      const session = token ? await sessions.authenticate(token) : undefined;
+      if (!session) throw unauthorized();
+      return session;
+    }
+
+    type RegisterFields = Schemas['RegisterRequest'];
+    async function register(fields: RegisterFields, ip: string) {
+      if (!config.oauthService.registrationEnabled) {
+        throw new ApiError('server_error', 'Registration of new users is disabled.', { code: 'registration_disabled' });
+      }
+      await throttle.limit(`register:ip:${ip}`, config.throttle.registrationsPerHour, 3600);
+      if (fields.accept_terms !== 1) {
+        throw new ApiError('bad_request', 'The terms must be accepted (accept_terms=1).', { code: 'terms_not_accepted' });
+      }
+      let user: User;
+      try {
+        user = await accounts.register(
+          {
+            username: fields.username,
+            email: fields.email,
+            password: fields.password,
+            jobTitle: fields.role ?? null,
+            company: fields.company ?? null,
+            termsAcceptedAt: new Date(),
+          },
+          { api: API, ip },
+        );
+      } catch (err) {
+        if (err instanceof IdentifierTakenError) throw new ApiError('conflict', `The ${err.field} is already taken.`);
+        throw err;
+      }
+      const session = await sessions.start(user.id, null);
+      return {
+        status: 200 as const,
+        headers: NO_STORE,
+        body: { user: toUserBody(user), access_token: session.accessToken, refreshToken: session.refreshToken },
+      };
+    }
+
+    return {
+      register: guard<Ops['register']>(async (ctx) => register(ctx.query, ctx.ip)),
+
+      registerPost: guard<Ops['registerPost']>(async (ctx) => register(ctx.body, ctx.ip)),
+
+      token: guard<Ops['token']>(async (ctx) => {
+        const body = ctx.body;
+        const client = await clients.find('oauth', body.client_id);
+        if (!client) throw new ApiError('bad_request', 'Unknown client_id.', { code: 'invalid_client' });
+        if (body.grant_type === 'refresh_token') {
+          const session = await sessions.refresh(body.refresh_token, client.id);
+          if (!session) throw invalidGrant('The refresh token is unknown or was revoked.');
+          return { status: 200, headers: NO_STORE, body: tokenBody(session) };
+        }
+        const result = await accounts.signIn({ api: API, identifier: body.username, password: body.password, ip: ctx.ip });
+        if (!result.ok) throw invalidGrant('The username or password is incorrect.');
+        const session = await sessions.start(result.user.id, client.id);
+        return { status: 200, headers: NO_STORE, body: tokenBody(session) };
+      }),
+
+      revoke: guard<Ops['revoke']>(async (ctx) => {
+        const token = bearerToken(ctx.req.headers.authorization);
+        const result = token ? await sessions.revoke(token) : { outcome: 'invalid' as const };
+        if (result.outcome === 'invalid') throw unauthorized();
+        if (result.outcome === 'not_found') throw new ApiError('not_found', 'The token was not found: it was already revoked.');
+        await store.audit.write({
+          api: API,
+          action: 'token.revoke',
+          actorUserId: result.userId,
+          targetUserId: result.userId,
+          ip: ctx.ip,
+          detail: { revokedTokens: result.revoked },
+        });
+        return { status: 200, body: { success: true } };
+      }),
+
+      resetPassword: guard<Ops['resetPassword']>(async (ctx) => {
+        await links.requestPasswordReset(ctx.body.email, resetLink, { api: API, ip: ctx.ip });
+        return { status: 200, body: { success: true } };
+      }),
+
+      confirmResetPassword: guard<Ops['confirmResetPassword']>(async (ctx) => {
+        try {
+          await links.confirmPasswordReset(ctx.body.token, ctx.body.password, { api: API, ip: ctx.ip });
+        } catch (err) {
+          if (err instanceof DeadLinkError) throw invalidGrant('The reset link is unknown, expired or already used.');
+          throw err;
+        }
+        return { status: 200, body: { success: true } };
+      }),
+
+      sendEmailLink: guard<Ops['sendEmailLink']>(async (ctx) => {
+        const { user } = await authenticate(ctx);
+        if (!user.email) throw new ApiError('bad_request', 'The account has no email address to verify.');
+        await links.sendEmailVerification({ ...user, email: user.email }, verifyLink, { api: API, ip: ctx.ip });
+        return { status: 200, body: { success: true } };
+      }),
+
+      validEmail: guard<Ops['validEmail']>(async (ctx) => {
+        if (!(await links.verifyEmail(ctx.params.token, { api: API, ip: ctx.ip }))) {
+          throw new ApiError('not_found', 'The verification link is unknown, expired or already used.');
+        }
+        const accept = ctx.req.headers.accept ?? '';
+        if (/application\/json/i.test(accept) && !/text\/html/i.test(accept)) {
+          return { status: 200, body: { success: true } };
+        }
+        return { status: 301, headers: { Location: config.oauthService.emailVerifiedRedirect, 'Cache-Control': 'no-store' }, body: undefined };
+      }),
+
+      validEmailHead: guard<Ops['validEmailHead']>(async (ctx) => {
+        const live = await links.peekEmailVerification(ctx.params.token);
+        return live ? { status: 200, headers: { 'Cache-Control': 'no-store' }, body: undefined } : { status: 404, body: undefined };
+      }),
+    };
+  },
+});

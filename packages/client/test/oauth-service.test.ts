@@ -1,0 +1,143 @@
+// The oauth-service client against a real server over HTTP (the server's
+// test harness; the client itself never imports the server).
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import jwt from 'jsonwebtoken';
+import { createOauthServiceClient, PolyauthError, type OauthServiceClient } from '../src/index.ts';
+import { startServer, TEST_JWT_SECRET, type TestServer } from '../../../apps/server/test/harness.ts';
+import { linkIn, startSmtpSink, type SmtpSink } from '../../../apps/server/test/smtp-sink.ts';
+import { sha256 } from '../../../apps/server/src/identity/secrets.ts';
+
+const PASSWORD = 'correct horse battery';
+let srv: TestServer;
+let smtp: SmtpSink;
+let clientId: string;
+
+beforeAll(async () => {
+  smtp = await startSmtpSink();
+  srv = await startServer({ SMTP_URL: smtp.url, MAIL_MAX_PER_HOUR: '100', MAIL_MAX_PER_HOUR_PER_IP: '10000' });
+  clientId = (await srv.services.clients.create('oauth', 'client tests', { withSecret: false })).client.clientId;
+});
+afterAll(async () => {
+  await srv?.close();
+  await smtp?.close();
+});
+
+let n = 0;
+function newUser() {
+  n += 1;
+  const tag = `${process.pid}_${n}_${Math.random().toString(36).slice(2, 7)}`;
+  return { username: `client_${tag}`, email: `client.${tag}@example.com`, password: PASSWORD, accept_terms: 1 };
+}
+
+/** A client whose fetch counts the refresh-token grants it sends. */
+function countingClient(session?: { accessToken?: string; refreshToken?: string }) {
+  const grants: string[] = [];
+  const countingFetch: typeof fetch = async (input, init) => {
+    const req = new Request(input, init);
+    if (new URL(req.url).pathname === '/api/oauth/token') grants.push(new URLSearchParams(await req.clone().text()).get('grant_type') ?? '');
+    return fetch(req);
+  };
+  const client = createOauthServiceClient({ baseUrl: srv.baseUrl, clientId, fetch: countingFetch, session });
+  return { client, refreshes: () => grants.filter((g) => g === 'refresh_token').length };
+}
+
+async function accessRows(userId: string): Promise<number> {
+  const rows = await srv.db.knex('tokens').where({ user_id: userId, api: 'oauth-service', kind: 'access' });
+  return rows.length;
+}
+
+/** Revokes one access token on the server, leaving its refresh token alive. */
+async function revokeAccessOnly(accessToken: string): Promise<void> {
+  const { jti } = jwt.decode(accessToken) as jwt.JwtPayload;
+  const updated = await srv.db.knex('tokens').where({ token_hash: sha256(jti!) }).update({ revoked_at: new Date() }).returning('id');
+  expect(updated).toHaveLength(1);
+}
+
+async function verified(client: OauthServiceClient, email: string): Promise<void> {
+  await client.sendEmailLink();
+  const link = linkIn(await smtp.next(email));
+  await client.verifyEmail(link.slice(link.lastIndexOf('/') + 1));
+}
+
+describe('createOauthServiceClient', () => {
+  test('register, verify the email, revoke, sign in again', async () => {
+    const seen: Array<string | undefined> = [];
+    const client = createOauthServiceClient({ baseUrl: srv.baseUrl, clientId, onSession: (s) => seen.push(s.refreshToken) });
+    const user = newUser();
+    const reg = await client.register(user);
+    expect(reg.user.username).toBe(user.username);
+    expect(client.session).toEqual({ accessToken: reg.access_token, refreshToken: reg.refreshToken });
+
+    await verified(client, user.email);
+    expect((await srv.services.store.users.byId(reg.user.id))?.emailVerifiedAt).toBeInstanceOf(Date);
+
+    const refreshed = await client.refresh();
+    expect(refreshed.refresh_token).toBe(reg.refreshToken);
+
+    await client.revoke();
+    expect(client.session).toEqual({ accessToken: undefined, refreshToken: undefined });
+    const err = await client.sendEmailLink().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PolyauthError);
+    expect((err as PolyauthError).status).toBe(401);
+
+    const t = await client.login(user.email, PASSWORD);
+    expect(t.token_type).toBe('Bearer');
+    await client.sendEmailLink();
+    expect(seen).toEqual([reg.refreshToken, reg.refreshToken, undefined, t.refresh_token]);
+  });
+
+  test('password reset through the client', async () => {
+    const client = createOauthServiceClient({ baseUrl: srv.baseUrl, clientId });
+    const user = newUser();
+    await client.register(user);
+    await client.resetPassword(user.email);
+    const token = new URL(linkIn(await smtp.next(user.email))).searchParams.get('token')!;
+    await client.confirmResetPassword(token, 'a brand new password');
+    const again = await client.confirmResetPassword(token, 'a brand new password').catch((e: unknown) => e);
+    expect((again as PolyauthError).body).toMatchObject({ error: 'invalid_grant' });
+    await expect(client.login(user.username, PASSWORD)).rejects.toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+    await client.login(user.username, 'a brand new password');
+  });
+
+  test('concurrent calls after the access token is revoked share exactly one refresh', async () => {
+    const { client, refreshes } = countingClient();
+    const user = newUser();
+    const reg = await client.register(user);
+    await verified(client, user.email); // send_email_link then sends nothing: a cheap authenticated call
+    await revokeAccessOnly(client.session.accessToken!);
+    const before = await accessRows(reg.user.id);
+
+    await Promise.all(Array.from({ length: 6 }, () => client.sendEmailLink()));
+
+    expect(refreshes()).toBe(1);
+    expect(await accessRows(reg.user.id)).toBe(before + 1);
+    expect(client.session.refreshToken).toBe(reg.refreshToken);
+    await client.sendEmailLink();
+    expect(refreshes()).toBe(1);
+  });
+
+  test('concurrent calls with an expired access token share exactly one refresh', async () => {
+    const owner = createOauthServiceClient({ baseUrl: srv.baseUrl, clientId });
+    const user = newUser();
+    const reg = await owner.register(user);
+    await verified(owner, user.email);
+    const { jti } = jwt.decode(reg.access_token) as jwt.JwtPayload;
+    const expired = jwt.sign({ iat: 1000, exp: 2000, jti }, TEST_JWT_SECRET, { audience: 'oauth-service', issuer: 'polyauth', subject: reg.user.id });
+
+    const { client, refreshes } = countingClient({ accessToken: expired, refreshToken: reg.refreshToken });
+    await Promise.all([client.sendEmailLink(), client.sendEmailLink(), client.sendEmailLink(), client.api.POST('/send_email_link')]);
+    expect(refreshes()).toBe(1);
+    expect(client.session.accessToken).not.toBe(expired);
+  });
+
+  test('a dead refresh token ends the session: the calls fail with 401, one refresh tried', async () => {
+    const { client, refreshes } = countingClient();
+    const user = newUser();
+    const reg = await client.register(user);
+    await srv.services.store.tokens.revokeAllForUser(reg.user.id);
+    const results = await Promise.all([client.sendEmailLink(), client.sendEmailLink()].map((p) => p.catch((e: unknown) => e)));
+    for (const r of results) expect(r).toMatchObject({ status: 401, body: { error: 'unauthorized' } });
+    expect(refreshes()).toBe(1);
+    expect(client.session).toEqual({ accessToken: undefined, refreshToken: undefined });
+  });
+});
