@@ -49,7 +49,7 @@ describe('database outage on Postgres: connections refused and killed, then back
     const reason =
       'NOT RUN: the Postgres outage/recovery test needs a real Postgres. Set ' +
       'DATABASE_URL=postgres://postgres@127.0.0.1:5432/test (npm run test:pg; CI always sets it).';
-    console.warn(`[polyauth] outage.test.ts: ${reason}`);
+    process.stderr.write(`\n[polyauth] outage.test.ts: ${reason}\n`);
     test.skip(reason, () => undefined);
     return;
   }

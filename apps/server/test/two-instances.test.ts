@@ -14,7 +14,7 @@ describe('two instances over one Postgres database', () => {
     const reason =
       'NOT RUN: the two-instance test needs a shared Postgres (PGlite is single-process). Set ' +
       'DATABASE_URL=postgres://postgres@127.0.0.1:5432/test (npm run test:pg; CI always sets it).';
-    console.warn(`[polyauth] two-instances.test.ts: ${reason}`);
+    process.stderr.write(`\n[polyauth] two-instances.test.ts: ${reason}\n`);
     test.skip(reason, () => undefined);
     return;
   }
