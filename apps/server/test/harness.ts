@@ -49,7 +49,12 @@ export async function openTestDatabase(): Promise<Database> {
   return openPglite({ loadDataDir: new Blob([readFileSync(snapshot)]) });
 }
 
-export async function startServer(env: Record<string, string> = {}): Promise<TestServer> {
+export interface StartOptions {
+  /** Serve this database instead of a fresh one; the caller keeps owning it (close() leaves it open). */
+  db?: Database;
+}
+
+export async function startServer(env: Record<string, string> = {}, opts: StartOptions = {}): Promise<TestServer> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'polyauth-test-'));
   const config = loadConfig({
     NODE_ENV: 'test',
@@ -61,7 +66,8 @@ export async function startServer(env: Record<string, string> = {}): Promise<Tes
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent',
     ...env,
   });
-  const db = await openTestDatabase();
+  const db = opts.db ?? (await openTestDatabase());
+  const closeDb = opts.db ? async () => undefined : () => db.close();
   const log = pino({ level: config.logLevel });
   const services = createServices(config, db, log, config.jwtSecret!);
   let app;
@@ -69,7 +75,7 @@ export async function startServer(env: Record<string, string> = {}): Promise<Tes
     app = createApp(services, { apis, routes });
   } catch (err) {
     await closeServices(services);
-    await db.close();
+    await closeDb();
     throw err;
   }
   const server = app.listen(0, '127.0.0.1');
@@ -83,7 +89,7 @@ export async function startServer(env: Record<string, string> = {}): Promise<Tes
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await closeServices(services);
-      await db.close();
+      await closeDb();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };

@@ -33,7 +33,9 @@ export function createMtsAuthClient(opts: MtsAuthClientOptions): MtsAuthClient {
   let accessToken: string | undefined;
   const api = createClient<mtsAuth.paths>({ baseUrl: apiBaseUrl(opts.baseUrl, '/'), fetch: opts.fetch });
   api.use(authorizationMiddleware(() => (accessToken ? `Bearer ${accessToken}` : undefined)));
-  const basic = `Basic ${Buffer.from(`${encodeURIComponent(opts.clientId)}:${encodeURIComponent(opts.clientSecret)}`).toString('base64')}`;
+  // RFC 6749 §2.3.1: id and secret are form-encoded, then Basic. btoa, not
+  // Buffer, so the client also runs in browsers (the input is ASCII by now).
+  const basic = `Basic ${btoa(`${encodeURIComponent(opts.clientId)}:${encodeURIComponent(opts.clientSecret)}`)}`;
 
   return {
     api,

@@ -27,7 +27,10 @@ export function isDatabaseUnavailable(err: unknown): boolean {
   if (e.name === 'KnexTimeoutError') return true;
   if (e.code && DB_DOWN_CODES.has(e.code)) return true;
   const msg = e.message ?? '';
-  return /Connection terminated|connection timeout|PGlite is clos|Client has encountered a connection error/i.test(msg);
+  // 55000 is also raised for unrelated states; only at connect time does it mean "not now".
+  return /Connection terminated|connection timeout|PGlite is clos|Client has encountered a connection error|is not currently accepting connections|Unable to acquire a connection/i.test(
+    msg,
+  );
 }
 
 interface ValidatorErrorItem {

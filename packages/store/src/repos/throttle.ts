@@ -23,32 +23,35 @@ export function throttleRepo(db: Knex) {
     },
 
     /**
-     * Counts one failure (or one attempt) against `key` in a single atomic
-     * upsert; locks the key with exponential backoff when the count reaches
-     * the limit. Returns the lock's length in seconds, 0 when not locked.
+     * Counts one failure (or one attempt) against `key` and, when the count
+     * reaches the limit, locks the key with exponential backoff: all in one
+     * atomic upsert, so concurrent hits (from any number of server instances)
+     * are counted exactly and exactly one of them takes each lock. Returns the
+     * lock's length in seconds when this hit locked the key, 0 otherwise.
      */
     async hit(key: string, p: ThrottlePolicy): Promise<number> {
+      // `t.*` in the update are the old values; `failures = 0` after the
+      // statement means this very hit reached the limit (every other hit
+      // leaves it at 1 or more). The exponent is capped so 2^n cannot overflow.
+      const next = `(case when t.window_start < now() - make_interval(secs => cast(:window as float8)) then 1 else t.failures + 1 end)`;
+      const locks = `${next} >= cast(:max as int)`;
+      const first = `1 >= cast(:max as int)`;
       const result = await db.raw(
         `insert into throttle as t (key, failures, lockouts, window_start, locked_until)
-           values (?, 1, 0, now(), null)
+           values (:key, case when ${first} then 0 else 1 end, case when ${first} then 1 else 0 end, now(),
+                   case when ${first} then now() + make_interval(secs => least(cast(:lockout as float8), cast(:maxLockout as float8))) end)
          on conflict (key) do update set
-           failures = case when t.window_start < now() - make_interval(secs => ?) then 1 else t.failures + 1 end,
-           window_start = case when t.window_start < now() - make_interval(secs => ?) then now() else t.window_start end
-         returning failures, lockouts`,
-        [key, p.windowSeconds, p.windowSeconds],
+           failures = case when ${locks} then 0 else ${next} end,
+           lockouts = case when ${locks} then t.lockouts + 1 else t.lockouts end,
+           window_start = case when ${next} = 1 or ${locks} then now() else t.window_start end,
+           locked_until = case when ${locks}
+             then now() + make_interval(secs => least(cast(:lockout as float8) * power(2, least(t.lockouts, 40)), cast(:maxLockout as float8)))
+             else t.locked_until end
+         returning failures, ceil(extract(epoch from (locked_until - now()))) as seconds`,
+        { key, max: p.maxFailures, window: p.windowSeconds, lockout: p.lockoutSeconds, maxLockout: p.maxLockoutSeconds },
       );
-      const row = (result.rows as Array<{ failures: number; lockouts: number }>)[0]!;
-      if (Number(row.failures) < p.maxFailures) return 0;
-      const seconds = Math.min(p.lockoutSeconds * 2 ** Number(row.lockouts), p.maxLockoutSeconds);
-      await db('throttle')
-        .where({ key })
-        .update({
-          failures: 0,
-          lockouts: db.raw('lockouts + 1'),
-          window_start: db.fn.now(),
-          locked_until: db.raw(`now() + make_interval(secs => ?)`, [seconds]),
-        });
-      return seconds;
+      const row = (result.rows as Array<{ failures: number; seconds: unknown }>)[0]!;
+      return Number(row.failures) === 0 ? Math.max(1, Number(row.seconds)) : 0;
     },
 
     async clear(key: string): Promise<void> {

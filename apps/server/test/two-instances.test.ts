@@ -1,0 +1,149 @@
+// Two polyauth instances, each with its own connection pool, over one
+// Postgres database: the server keeps nothing in memory that matters, so
+// users, revocations and throttling are shared at once.
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { openPostgres, type Database } from '@polyauth/store';
+import { openTestDatabase, startServer, type TestServer } from './harness.ts';
+import { basicAuth, form, FORM, keysOf, uniqueEmail } from './helpers.ts';
+
+const PASSWORD = 'correct horse battery';
+const DATABASE_URL = process.env.DATABASE_URL;
+
+describe('two instances over one Postgres database', () => {
+  if (!DATABASE_URL) {
+    const reason =
+      'NOT RUN: the two-instance test needs a shared Postgres (PGlite is single-process). Set ' +
+      'DATABASE_URL=postgres://postgres@127.0.0.1:5432/test (npm run test:pg; CI always sets it).';
+    process.stderr.write(`\n[polyauth] two-instances.test.ts: ${reason}\n`);
+    test.skip(reason, () => undefined);
+    return;
+  }
+
+  let dbA: Database;
+  let dbB: Database;
+  let a: TestServer;
+  let b: TestServer;
+  let client: { id: string; secret: string };
+  const env = { THROTTLE_ACCOUNT_MAX_FAILURES: '3', THROTTLE_LOCKOUT_SECONDS: '120' };
+
+  beforeAll(async () => {
+    dbA = await openTestDatabase();
+    const { rows } = await dbA.knex.raw('select current_database() as name');
+    const url = new URL(DATABASE_URL);
+    url.pathname = `/${(rows as Array<{ name: string }>)[0]!.name}`;
+    dbB = await openPostgres({ url: url.toString(), poolMax: 5 }); // instance B's own pool
+    a = await startServer(env, { db: dbA });
+    b = await startServer(env, { db: dbB });
+    // created through A's services, verified by B
+    const created = await a.services.clients.create('oauth', 'two-instances');
+    client = { id: created.client.clientId, secret: created.secret! };
+  });
+  afterAll(async () => {
+    await a?.close();
+    await b?.close();
+    await dbB?.close();
+    await dbA?.close(); // drops the database
+  });
+
+  const register = (srv: TestServer, email: string) =>
+    fetch(`${srv.baseUrl}/user`, {
+      method: 'POST',
+      headers: { 'content-type': FORM },
+      body: form({ firstName: 'Ada', lastName: 'Lovelace', email, password: PASSWORD }),
+    });
+  const token = (srv: TestServer, username: string, password = PASSWORD) =>
+    fetch(`${srv.baseUrl}/oauth/token`, {
+      method: 'POST',
+      headers: { 'content-type': FORM, authorization: basicAuth(client.id, client.secret) },
+      body: form({ grant_type: 'password', username, password }),
+    });
+  const me = (srv: TestServer, accessToken: string) => fetch(`${srv.baseUrl}/user`, { headers: { authorization: `Bearer ${accessToken}` } });
+  async function accessToken(srv: TestServer, email: string, password = PASSWORD): Promise<string> {
+    const r = await token(srv, email, password);
+    expect(r.status).toBe(200);
+    return ((await r.json()) as { access_token: string }).access_token;
+  }
+
+  test('two separate listeners, each with its own connection pool', () => {
+    expect(a.baseUrl).not.toBe(b.baseUrl);
+    expect(a.services.db.knex).not.toBe(b.services.db.knex);
+  });
+
+  test('a user registered on one signs in on the other, and its token works on both', async () => {
+    const email = uniqueEmail('twin');
+    const r = await register(a, email);
+    expect(r.status).toBe(201);
+    const { id } = (await r.json()) as { id: string };
+    const t = await accessToken(b, email.toUpperCase());
+    for (const srv of [a, b]) {
+      const who = await me(srv, t);
+      expect(who.status).toBe(200);
+      expect(await who.json()).toEqual({ id });
+    }
+    // and the email is taken on the other one too
+    expect((await register(b, email)).status).toBe(406);
+  });
+
+  test('one registration racing on both servers: one 201, one 406', async () => {
+    const email = uniqueEmail('twin-race');
+    const [ra, rb] = await Promise.all([register(a, email), register(b, email)]);
+    expect([ra.status, rb.status].sort()).toEqual([201, 406]);
+  });
+
+  test('a token revoked on one fails at once on the other', async () => {
+    const email = uniqueEmail('twin-revoke');
+    const { id } = (await (await register(a, email)).json()) as { id: string };
+    const onA = await accessToken(a, email);
+    const onB = await accessToken(b, email);
+    expect((await me(b, onA)).status).toBe(200);
+    expect((await me(a, onB)).status).toBe(200);
+
+    // Over HTTP on A: changing the password revokes every other token (onB).
+    const put = await fetch(`${a.baseUrl}/user/${id}`, {
+      method: 'PUT',
+      headers: { 'content-type': FORM, authorization: `Bearer ${onA}` },
+      body: form({ password: 'another good password' }),
+    });
+    expect(put.status).toBe(200);
+    for (const srv of [b, a]) {
+      const r = await me(srv, onB);
+      expect(r.status).toBe(401);
+      expect(await r.json()).toMatchObject({ code: 401, error: 'invalid_token' });
+    }
+    expect((await me(b, onA)).status).toBe(200);
+
+    // Through A's services (what the admin CLI does): B refuses it on the very next request.
+    const { jti } = JSON.parse(Buffer.from(onA.split('.')[1]!, 'base64url').toString()) as { jti: string };
+    const row = await a.services.tokens.findOpaque('mts-auth', 'access', jti);
+    expect(row).toBeDefined();
+    expect(await a.services.store.tokens.revokeFamily(row!.id)).toBe(1);
+    expect((await me(b, onA)).status).toBe(401);
+    expect((await me(a, onA)).status).toBe(401);
+    // the old password is gone everywhere, the new one works everywhere
+    expect((await token(b, email)).status).toBe(400);
+    await accessToken(b, email, 'another good password');
+  });
+
+  test('failed sign-ins are counted across both servers, and the lockout holds on both', async () => {
+    const email = uniqueEmail('twin-throttle');
+    expect((await register(a, email)).status).toBe(201);
+    // 3 failures allowed per account: one on A, one on B, the third on A locks it.
+    for (const srv of [a, b, a]) {
+      const r = await token(srv, email, 'wrong password!');
+      expect(r.status).toBe(400);
+      expect(await r.json()).toMatchObject({ error: 'invalid_grant' });
+    }
+    for (const srv of [b, a]) {
+      const r = await token(srv, email); // the right password, but locked
+      expect(r.status).toBe(429);
+      const retryAfter = Number(r.headers.get('retry-after'));
+      expect(retryAfter).toBeGreaterThan(0);
+      expect(retryAfter).toBeLessThanOrEqual(120);
+      const body = await r.json();
+      expect(keysOf(body)).toEqual(['code', 'error', 'error_description']);
+      expect(body).toMatchObject({ code: 429, error: 'too_many_requests' });
+    }
+    const lockouts = await a.services.store.audit.recent({ action: 'login.lockout' });
+    expect(lockouts.filter((e) => (e.detail as { identifier?: string } | null)?.identifier === email)).toHaveLength(1);
+  });
+});
