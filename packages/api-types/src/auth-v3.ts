@@ -420,6 +420,7 @@ export interface components {
         TokenQuery: components["schemas"]["TokenInput"];
         UserNameQuery: components["schemas"]["UserName"];
         PasswordQuery: components["schemas"]["Password"];
+        /** @description An empty `code` is the same as none. */
         CodeQuery: components["schemas"]["TotpCode"];
     };
     requestBodies: never;
@@ -438,6 +439,7 @@ export interface operations {
             query: {
                 userName: components["parameters"]["UserNameQuery"];
                 password: components["parameters"]["PasswordQuery"];
+                /** @description An empty `code` is the same as none. */
                 code?: components["parameters"]["CodeQuery"];
             };
             header?: never;

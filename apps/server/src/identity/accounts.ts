@@ -57,7 +57,9 @@ export class Accounts {
    * account or address is locked. An unknown user, a wrong password and a
    * disabled account all give `{ ok: false }` after the same bcrypt work.
    */
-  async signIn(a: SignInAttempt): Promise<SignInResult> {
+  async signIn(attempt: SignInAttempt): Promise<SignInResult> {
+    // Postgres text cannot hold NUL: no stored name has one, and it must not reach a query.
+    const a = { ...attempt, identifier: withoutNul(attempt.identifier) };
     await this.#throttle.check(a.identifier, a.ip);
     const user = a.identifier.length <= 254 ? await this.#store.users.byIdentifier(a.identifier) : undefined;
     const passwordOk =
@@ -136,4 +138,9 @@ export class Accounts {
       detail: { revokedTokens: revoked },
     });
   }
+}
+
+/** Replaces NUL, which Postgres text refuses, so the value can be looked up, counted and logged. */
+export function withoutNul(s: string): string {
+  return s.includes('\u0000') ? s.replaceAll('\u0000', '\uFFFD') : s;
 }

@@ -1,4 +1,5 @@
 import type { Store, TokenRow, User } from '@polyauth/store';
+import { withoutNul } from './accounts.ts';
 import { randomSecret } from './secrets.ts';
 import type { IssuedToken, TokenService } from './tokens.ts';
 
@@ -52,7 +53,8 @@ export class Impersonation {
    * The actor's rights are checked before the target is looked up, so a
    * refused caller learns nothing about who exists.
    */
-  async issue(r: ActAsRequest): Promise<ActAsResult> {
+  async issue(request: ActAsRequest): Promise<ActAsResult> {
+    const r = { ...request, targetIdentifier: withoutNul(request.targetIdentifier) };
     const refuse = async (reason: 'forbidden' | 'not_found', target?: User) => {
       await this.#store.audit.write({
         api: r.api,
