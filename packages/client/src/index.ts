@@ -1,2 +1,3 @@
 export * from './common.ts';
 export * from './mts-auth.ts';
+export * from './auth-v3.ts';
