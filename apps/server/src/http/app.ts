@@ -8,7 +8,6 @@ import { docsDistDir, specsDir } from '../paths.ts';
 import type { Services } from '../services.ts';
 import { buildApiRouter, type ApiDefinition } from './api-router.ts';
 import { createMetrics } from './metrics.ts';
-import { redactRequestLog } from './redact.ts';
 import { randomUUID } from 'node:crypto';
 
 export interface AppOptions {
@@ -52,7 +51,6 @@ export function createApp(services: Services, opts: AppOptions): Express {
         return id;
       },
       redact: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]'],
-      serializers: { req: redactRequestLog },
       customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
       autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/metrics' },
     }),

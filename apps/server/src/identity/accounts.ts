@@ -1,7 +1,7 @@
 import { IdentifierTakenError, type NewUser, type Store, type User } from '@polyauth/store';
+import { totpStep } from './totp.ts';
 import { checkPasswordPolicy, type PasswordHasher } from './passwords.ts';
 import { LoginThrottle } from './throttle.ts';
-import { totpStep } from './totp.ts';
 
 export { IdentifierTakenError };
 
@@ -58,10 +58,12 @@ export class Accounts {
    * disabled account all give `{ ok: false }` after the same bcrypt work.
    */
   async signIn(attempt: SignInAttempt): Promise<SignInResult> {
-    // Postgres text cannot hold NUL: no stored name has one, and it must not reach a query.
-    const a = { ...attempt, identifier: withoutNul(attempt.identifier) };
+    // The database cannot store NUL in text: such an identifier matches nobody
+    // and is counted (throttle, audit) with NUL replaced, instead of failing.
+    const lookup = !attempt.identifier.includes('\0') && attempt.identifier.length <= 254;
+    const a = { ...attempt, identifier: attempt.identifier.replaceAll('\0', '\uFFFD') };
     await this.#throttle.check(a.identifier, a.ip);
-    const user = a.identifier.length <= 254 ? await this.#store.users.byIdentifier(a.identifier) : undefined;
+    const user = lookup ? await this.#store.users.byIdentifier(a.identifier) : undefined;
     const passwordOk =
       user && Buffer.byteLength(a.password) <= 1024
         ? await this.#passwords.compare(a.password, user.passwordHash)
@@ -91,6 +93,27 @@ export class Accounts {
   }
 
   /**
+   * Sets a new password and revokes every token the user holds in every API
+   * (except `keepTokenId`, the one making the change, if given).
+   */
+  async changePassword(userId: string, password: string, ctx: { api: string; ip: string; actorUserId?: string; keepTokenId?: string }): Promise<void> {
+    checkPasswordPolicy(password);
+    const hash = await this.#passwords.hash(password);
+    const revoked = await this.#store.knex.transaction(async (trx) => {
+      await this.#store.users.setPasswordHash(userId, hash, trx);
+      return this.#store.tokens.revokeAllForUser(userId, ctx.keepTokenId, trx);
+    });
+    await this.#store.audit.write({
+      api: ctx.api,
+      action: 'user.password_change',
+      actorUserId: ctx.actorUserId ?? userId,
+      targetUserId: userId,
+      ip: ctx.ip,
+      detail: { revokedTokens: revoked },
+    });
+  }
+
+  /**
    * The TOTP check, run only once the password matched, so that nobody without
    * the password can use up or brute-force a user's codes, or learn from this
    * answer whether the account has TOTP. A wrong or replayed code counts as a
@@ -117,30 +140,4 @@ export class Accounts {
     });
     return { ok: false, reason: 'second_factor' };
   }
-
-  /**
-   * Sets a new password and revokes every token the user holds in every API
-   * (except `keepTokenId`, the one making the change, if given).
-   */
-  async changePassword(userId: string, password: string, ctx: { api: string; ip: string; actorUserId?: string; keepTokenId?: string }): Promise<void> {
-    checkPasswordPolicy(password);
-    const hash = await this.#passwords.hash(password);
-    const revoked = await this.#store.knex.transaction(async (trx) => {
-      await this.#store.users.setPasswordHash(userId, hash, trx);
-      return this.#store.tokens.revokeAllForUser(userId, ctx.keepTokenId, trx);
-    });
-    await this.#store.audit.write({
-      api: ctx.api,
-      action: 'user.password_change',
-      actorUserId: ctx.actorUserId ?? userId,
-      targetUserId: userId,
-      ip: ctx.ip,
-      detail: { revokedTokens: revoked },
-    });
-  }
-}
-
-/** Replaces NUL, which Postgres text refuses, so the value can be looked up, counted and logged. */
-export function withoutNul(s: string): string {
-  return s.includes('\u0000') ? s.replaceAll('\u0000', '\uFFFD') : s;
 }

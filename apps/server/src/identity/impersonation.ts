@@ -1,5 +1,4 @@
 import type { Store, TokenRow, User } from '@polyauth/store';
-import { withoutNul } from './accounts.ts';
 import { randomSecret } from './secrets.ts';
 import type { IssuedToken, TokenService } from './tokens.ts';
 
@@ -26,6 +25,11 @@ export interface WebSession {
   value: string;
   user: User;
   expiresAt: Date;
+}
+
+/** Postgres text cannot hold NUL: such a name matches nobody, and is logged with NUL replaced. */
+function withoutNul(s: string): string {
+  return s.replaceAll('\0', '\uFFFD');
 }
 
 /** Web sessions are tokens of their own scope, so no API accepts them. */
