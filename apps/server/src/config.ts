@@ -28,6 +28,8 @@ export interface Config {
     userTokenTtl: number | undefined;
     /** auth-v3 tokens, seconds (the seed: 24 h). */
     authV3Ttl: number;
+    /** Web sessions started by auth-v3's /web/login/authByToken, seconds. */
+    authV3WebSessionTtl: number;
     /** Coalescing of lastUsageTime writes, seconds. */
     lastUsedGranularity: number;
   };
@@ -138,6 +140,7 @@ export function loadConfig(env: Env = process.env): Config {
       mintTtl: optionalSeconds('MINT_TOKEN_TTL', 3600),
       userTokenTtl: optionalSeconds('USER_TOKEN_TTL', undefined),
       authV3Ttl: int('AUTH_V3_TOKEN_TTL', 86_400, 30),
+      authV3WebSessionTtl: int('AUTH_V3_WEB_SESSION_TTL', 28_800, 60, 31 * 86_400),
       lastUsedGranularity: int('LAST_USED_GRANULARITY', 60, 1, 86_400),
     },
     throttle: {

@@ -59,9 +59,10 @@ export interface paths {
          * @description The same action as POST /loginOther (`loginOtherPost`), with `token`
          *     (an ADMIN's login token) and `userName` in the query string.
          *
-         *     Only an ADMIN may call it (anyone else: 403 `AuthUnauthorized`), and
-         *     only for a user of the same organization, i.e. sharing a domain with
-         *     the admin. A target that does not exist, is disabled or is in another
+         *     Only an ADMIN may call it (anyone else, or a token that was itself
+         *     issued by loginOther: 403 `AuthForbidden`, before the target is looked
+         *     up), and only for a user of the same organization, i.e. sharing a
+         *     domain with the admin. A target that does not exist, is disabled or is in another
          *     organization gets the same 404 `AuthUserNotFound`. Answers like login:
          *     the target user, a token for them and its expiry.
          *
@@ -79,9 +80,10 @@ export interface paths {
          * @description `token` (an ADMIN's login token, see `Token`) and `userName` (the
          *     target), as a form or JSON body.
          *
-         *     Only an ADMIN may call it (anyone else: 403 `AuthUnauthorized`), and
-         *     only for a user of the same organization, i.e. sharing a domain with
-         *     the admin. A target that does not exist, is disabled or is in another
+         *     Only an ADMIN may call it (anyone else, or a token that was itself
+         *     issued by loginOther: 403 `AuthForbidden`, before the target is looked
+         *     up), and only for a user of the same organization, i.e. sharing a
+         *     domain with the admin. A target that does not exist, is disabled or is in another
          *     organization gets the same 404 `AuthUserNotFound`. Answers like login:
          *     the target user, a token for them and its expiry.
          *
@@ -111,7 +113,7 @@ export interface paths {
          * @description The same action as POST /logout (`logoutPost`), with `token` in the
          *     query string. Deletes the token at once and answers 204 with no body
          *     (the seed: "response: empty"). A token that is unknown, malformed,
-         *     expired or already logged out is 401 `AuthInvalidToken`.
+         *     expired or already logged out is 401 `AuthTokenInvalid`.
          */
         get: operations["logout"];
         put?: never;
@@ -120,7 +122,7 @@ export interface paths {
          * @description `token` as a form or JSON body. Deletes the token at once and answers
          *     204 with no body (the seed: "response: empty"). A token that is
          *     unknown, malformed, expired or already logged out is 401
-         *     `AuthInvalidToken`.
+         *     `AuthTokenInvalid`.
          */
         post: operations["logoutPost"];
         delete?: never;
@@ -142,7 +144,7 @@ export interface paths {
          *     query string. Answers the user the token belongs to; useful to check
          *     that a login went well. Does not extend the token's lifetime. A token
          *     that is unknown, malformed, expired or logged out is 401
-         *     `AuthInvalidToken`.
+         *     `AuthTokenInvalid`.
          */
         get: operations["whoAmI"];
         put?: never;
@@ -151,7 +153,7 @@ export interface paths {
          * @description `token` as a form or JSON body. Answers the user the token belongs to;
          *     useful to check that a login went well. Does not extend the token's
          *     lifetime. A token that is unknown, malformed, expired or logged out is
-         *     401 `AuthInvalidToken`.
+         *     401 `AuthTokenInvalid`.
          */
         post: operations["whoAmIPost"];
         delete?: never;
@@ -176,7 +178,7 @@ export interface components {
              * @description A stable machine-readable code.
              * @enum {string}
              */
-            errorCode: "InvalidRequest" | "AuthInvalidCredentials" | "AuthAccountTwoFactorProtected" | "AuthInvalidToken" | "AuthUnauthorized" | "AuthUserNotFound" | "NotFound" | "MethodNotAllowed" | "PayloadTooLarge" | "UnsupportedMediaType" | "TooManyRequests" | "InternalError" | "ServiceUnavailable";
+            errorCode: "InvalidRequest" | "AuthInvalidCredentials" | "AuthAccountTwoFactorProtected" | "AuthTokenInvalid" | "AuthForbidden" | "AuthUserNotFound" | "NotFound" | "MethodNotAllowed" | "PayloadTooLarge" | "UnsupportedMediaType" | "AuthTooManyAttempts" | "InternalError" | "ServiceUnavailable";
             /** @description A human-readable explanation. */
             errorDescription: string;
         };
@@ -185,9 +187,9 @@ export interface components {
          * @example 30-a3bf70333f8f1316cb7841cd774c9ce8
          */
         Token: string;
-        /** @description The login token, `<userId>-<32 lowercase hex digits>` (`^[0-9]+-[0-9a-f]{32}$`). Any other value is answered 401 `AuthInvalidToken`, like an unknown or expired token. */
+        /** @description The login token, `<userId>-<32 lowercase hex digits>` (`^[0-9]+-[0-9a-f]{32}$`). Any other value is answered 401 `AuthTokenInvalid`, like an unknown or expired token. */
         TokenInput: string;
-        /** @description The user's username (matched case-insensitively). */
+        /** @description The user's username or email address (matched case-insensitively), as at every polyauth API. */
         UserName: string;
         /** @description A password over 72 UTF-8 bytes never matches (no stored password is longer). */
         Password: string;
@@ -290,7 +292,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description The token is unknown, malformed, expired or logged out (`AuthInvalidToken`). */
+        /** @description The token is unknown, malformed, expired or logged out (`AuthTokenInvalid`). */
         InvalidToken: {
             headers: {
                 [name: string]: unknown;
@@ -298,14 +300,14 @@ export interface components {
             content: {
                 /**
                  * @example {
-                 *       "errorCode": "AuthInvalidToken",
+                 *       "errorCode": "AuthTokenInvalid",
                  *       "errorDescription": "The token is invalid or has expired"
                  *     }
                  */
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description Only an ADMIN may log in as another user (`AuthUnauthorized`). */
+        /** @description Only an ADMIN may log in as another user (`AuthForbidden`). */
         Forbidden: {
             headers: {
                 [name: string]: unknown;
@@ -313,7 +315,7 @@ export interface components {
             content: {
                 /**
                  * @example {
-                 *       "errorCode": "AuthUnauthorized",
+                 *       "errorCode": "AuthForbidden",
                  *       "errorDescription": "Only an ADMIN may log in as another user"
                  *     }
                  */
@@ -365,7 +367,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description Too many failed logins (`TooManyRequests`); retry after the given delay. */
+        /** @description Too many failed logins (`AuthTooManyAttempts`); retry after the given delay. */
         TooManyRequests: {
             headers: {
                 "Retry-After": components["headers"]["RetryAfter"];
@@ -374,7 +376,7 @@ export interface components {
             content: {
                 /**
                  * @example {
-                 *       "errorCode": "TooManyRequests",
+                 *       "errorCode": "AuthTooManyAttempts",
                  *       "errorDescription": "Too many failed attempts, try again later"
                  *     }
                  */
@@ -414,10 +416,11 @@ export interface components {
         };
     };
     parameters: {
-        /** @description The login token from login or loginOther: `<userId>-<32 lowercase hex digits>` (`^[0-9]+-[0-9a-f]{32}$`), valid for 24 hours. Anything else is 401 `AuthInvalidToken`. */
+        /** @description The login token from login or loginOther: `<userId>-<32 lowercase hex digits>` (`^[0-9]+-[0-9a-f]{32}$`), valid for 24 hours. Anything else is 401 `AuthTokenInvalid`. */
         TokenQuery: components["schemas"]["TokenInput"];
         UserNameQuery: components["schemas"]["UserName"];
         PasswordQuery: components["schemas"]["Password"];
+        /** @description An empty `code` is the same as none. */
         CodeQuery: components["schemas"]["TotpCode"];
     };
     requestBodies: never;
@@ -436,6 +439,7 @@ export interface operations {
             query: {
                 userName: components["parameters"]["UserNameQuery"];
                 password: components["parameters"]["PasswordQuery"];
+                /** @description An empty `code` is the same as none. */
                 code?: components["parameters"]["CodeQuery"];
             };
             header?: never;
@@ -486,7 +490,7 @@ export interface operations {
     loginOther: {
         parameters: {
             query: {
-                /** @description The login token from login or loginOther: `<userId>-<32 lowercase hex digits>` (`^[0-9]+-[0-9a-f]{32}$`), valid for 24 hours. Anything else is 401 `AuthInvalidToken`. */
+                /** @description The login token from login or loginOther: `<userId>-<32 lowercase hex digits>` (`^[0-9]+-[0-9a-f]{32}$`), valid for 24 hours. Anything else is 401 `AuthTokenInvalid`. */
                 token: components["parameters"]["TokenQuery"];
                 userName: components["parameters"]["UserNameQuery"];
             };
@@ -539,7 +543,7 @@ export interface operations {
     logout: {
         parameters: {
             query: {
-                /** @description The login token from login or loginOther: `<userId>-<32 lowercase hex digits>` (`^[0-9]+-[0-9a-f]{32}$`), valid for 24 hours. Anything else is 401 `AuthInvalidToken`. */
+                /** @description The login token from login or loginOther: `<userId>-<32 lowercase hex digits>` (`^[0-9]+-[0-9a-f]{32}$`), valid for 24 hours. Anything else is 401 `AuthTokenInvalid`. */
                 token: components["parameters"]["TokenQuery"];
             };
             header?: never;
@@ -598,7 +602,7 @@ export interface operations {
     whoAmI: {
         parameters: {
             query: {
-                /** @description The login token from login or loginOther: `<userId>-<32 lowercase hex digits>` (`^[0-9]+-[0-9a-f]{32}$`), valid for 24 hours. Anything else is 401 `AuthInvalidToken`. */
+                /** @description The login token from login or loginOther: `<userId>-<32 lowercase hex digits>` (`^[0-9]+-[0-9a-f]{32}$`), valid for 24 hours. Anything else is 401 `AuthTokenInvalid`. */
                 token: components["parameters"]["TokenQuery"];
             };
             header?: never;

@@ -1,4 +1,5 @@
 import type { ApiDefinition } from '../http/api-router.ts';
+import { authV3Api } from './auth-v3/index.ts';
 import { mintAuthApi } from './mint-auth/index.ts';
 import { mtsAuthApi } from './mts-auth/index.ts';
 import { oauthServiceApi } from './oauth-service/index.ts';
@@ -10,4 +11,5 @@ export const apis = [
   mintAuthApi,
   oauthServiceApi,
   userTokenAuthApi,
+  authV3Api,
 ] as unknown as ApiDefinition<never>[];

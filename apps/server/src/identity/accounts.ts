@@ -1,6 +1,7 @@
 import { IdentifierTakenError, type NewUser, type Store, type User } from '@polyauth/store';
 import { checkPasswordPolicy, MAX_PASSWORD_BYTES, type PasswordHasher } from './passwords.ts';
 import type { LoginThrottle } from './throttle.ts';
+import { totpStep } from './totp.ts';
 
 export { IdentifierTakenError };
 
@@ -9,9 +10,19 @@ export interface SignInAttempt {
   identifier: string;
   password: string;
   ip: string;
+  /**
+   * Enforce the user's TOTP second factor (auth-v3), with the code sent, if
+   * any. Without this option a TOTP-enrolled user signs in with the password.
+   */
+  secondFactor?: { code: string | undefined };
 }
 
-export type SignInResult = { ok: true; user: User } | { ok: false };
+/**
+ * `credentials`: unknown user, wrong password or disabled account (one answer).
+ * `second_factor`: the password was right but the TOTP code is missing, wrong
+ * or already used; only ever returned after the password matched.
+ */
+export type SignInResult = { ok: true; user: User } | { ok: false; reason: 'credentials' | 'second_factor' };
 
 /**
  * Registration, sign-in and password changes over the shared user store,
@@ -68,7 +79,25 @@ export class Accounts {
         ip: a.ip,
         detail: { identifier: a.identifier.slice(0, 254), ...(lockedFor > 0 ? { lockedForSeconds: lockedFor } : {}) },
       });
-      return { ok: false };
+      return { ok: false, reason: 'credentials' };
+    }
+    if (user.totpSecret) {
+      if (!a.secondFactor) {
+        // Only auth-v3's contract carries a second factor. An account with
+        // TOTP enrolled must not be reachable with the password alone through
+        // the other APIs, so they answer as for wrong credentials (no oracle:
+        // the answer is the same whether the password was right or not).
+        await this.#store.audit.write({
+          api: a.api,
+          action: 'login.second_factor_required',
+          targetUserId: user.id,
+          ip: a.ip,
+          detail: { identifier: a.identifier.slice(0, 254) },
+        });
+        return { ok: false, reason: 'credentials' };
+      }
+      const refused = await this.#checkSecondFactor(a, user, user.totpSecret, a.secondFactor.code);
+      if (refused) return refused;
     }
     await this.#throttle.success(a.identifier);
     if (this.#passwords.needsRehash(user.passwordHash)) {
@@ -105,5 +134,33 @@ export class Accounts {
       ip: ctx.ip,
       detail: { revokedTokens: revoked },
     });
+  }
+
+  /**
+   * The TOTP check, run only once the password matched, so that nobody without
+   * the password can use up or brute-force a user's codes, or learn from this
+   * answer whether the account has TOTP. A wrong or replayed code counts as a
+   * failed login; a missing code does not (it is the first half of a normal
+   * two-factor login) but does not reset the counter either.
+   */
+  async #checkSecondFactor(a: SignInAttempt, user: User, secret: string, code: string | undefined): Promise<SignInResult | undefined> {
+    let problem: 'missing' | 'wrong' | 'replayed';
+    if (code === undefined || code === '') {
+      problem = 'missing';
+    } else {
+      const step = code.length <= 32 ? totpStep(secret, code) : undefined;
+      if (step !== undefined && (await this.#store.users.consumeTotpStep(user.id, step))) return undefined;
+      problem = step === undefined ? 'wrong' : 'replayed';
+    }
+    const lockedFor = problem === 'missing' ? 0 : await this.#throttle.failure(a.identifier, a.ip);
+    await this.#store.audit.write({
+      api: a.api,
+      action: lockedFor > 0 ? 'login.lockout' : 'login.second_factor_failure',
+      actorUserId: null,
+      targetUserId: user.id,
+      ip: a.ip,
+      detail: { code: problem, ...(lockedFor > 0 ? { lockedForSeconds: lockedFor } : {}) },
+    });
+    return { ok: false, reason: 'second_factor' };
   }
 }

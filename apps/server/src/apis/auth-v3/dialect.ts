@@ -1,0 +1,29 @@
+import type { authV3 } from '@polyauth/api-types';
+import type { ApiError, ErrorKind } from '../../http/errors.ts';
+
+export type AuthV3Error = authV3.components['schemas']['Error'];
+export type AuthV3Code = AuthV3Error['errorCode'];
+
+const codeOfKind: Record<ErrorKind, AuthV3Code> = {
+  bad_request: 'InvalidRequest',
+  unauthorized: 'AuthTokenInvalid',
+  forbidden: 'AuthForbidden',
+  not_found: 'NotFound',
+  method_not_allowed: 'MethodNotAllowed',
+  // Never raised by auth-v3; mapped so that any status still has a documented code.
+  not_acceptable: 'InvalidRequest',
+  conflict: 'InvalidRequest',
+  payload_too_large: 'PayloadTooLarge',
+  unsupported_media_type: 'UnsupportedMediaType',
+  too_many_requests: 'AuthTooManyAttempts',
+  server_error: 'InternalError',
+  service_unavailable: 'ServiceUnavailable',
+};
+
+/** auth-v3's one error body: `{errorCode, errorDescription}`. */
+export function authV3Error(err: ApiError): AuthV3Error {
+  return {
+    errorCode: (err.code as AuthV3Code | undefined) ?? codeOfKind[err.kind],
+    errorDescription: (err.message || 'The request failed.').slice(0, 1000),
+  };
+}
