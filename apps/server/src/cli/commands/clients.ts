@@ -11,12 +11,14 @@ interface KindInfo {
   /** The command group: `client` or `application`. */
   group: string;
   label: string;
+  /** The label with its article. */
+  a: string;
   usedBy: string;
 }
 
 const KINDS: KindInfo[] = [
-  { kind: 'oauth', group: 'client', label: 'OAuth client', usedBy: 'mts-auth and oauth-service (HTTP Basic client authentication)' },
-  { kind: 'application', group: 'application', label: 'mint application', usedBy: 'mint-auth (`Authorization: Application <id>:<secret>`)' },
+  { kind: 'oauth', group: 'client', label: 'OAuth client', a: 'an OAuth client', usedBy: 'mts-auth and oauth-service (HTTP Basic client authentication)' },
+  { kind: 'application', group: 'application', label: 'mint application', a: 'a mint application', usedBy: 'mint-auth (`Authorization: Application <id>:<secret>`)' },
 ];
 
 const listed = (c: Client) => ({
@@ -29,7 +31,7 @@ const listed = (c: Client) => ({
 function register(program: Command, k: KindInfo): void {
   const group = program.command(k.group).description(`${k.label}s, used by ${k.usedBy}`);
 
-  leaf(group, 'create', `create a ${k.label}; its secret is printed once and stored hashed`)
+  leaf(group, 'create', `create ${k.a}; its secret is printed once and stored hashed`)
     .requiredOption('--name <name>', `a name for the ${k.label}`)
     .action(
       action(async ({ opts, open }) => {
@@ -68,7 +70,7 @@ function register(program: Command, k: KindInfo): void {
     }),
   );
 
-  leaf(group, 'revoke <id>', `revoke a ${k.label} and every token issued through it`).action(
+  leaf(group, 'revoke <id>', `revoke ${k.a} and every token issued through it`).action(
     action(async ({ args, open }) => {
       const id = requiredText('<id>', args[0], 128);
       const ctx = await open();
