@@ -265,6 +265,12 @@ function suite(makeBackend: () => Promise<Backend>) {
       expect(expectOk(await cli('user', 'enable', 'bob', '--json'))).toMatchObject({ id: bob.id, disabled: false });
 
       expect(expectOk(await cli('user', 'set-role', 'bob', 'PROJECT_MANAGER', '--json'))).toEqual({ ...bob, role: 'PROJECT_MANAGER' });
+      if (backend.cheap) {
+        expect(expectOk(await cliWith({ POLYAUTH_PASSWORD: 'bob new password' }, 'user', 'set-password', 'bob', '--json'))).toMatchObject({
+          id: bob.id,
+          revokedTokens: 0,
+        });
+      }
 
       expect(expectOk(await cli('client', 'revoke', client.id, '--json'))).toEqual({ id: client.id, revoked: true, revokedTokens: 1 });
       if (backend.cheap) {
@@ -308,6 +314,9 @@ function suite(makeBackend: () => Promise<Backend>) {
         expect(live).toEqual([]);
         expect(await new ClientCredentials(store).verify('oauth', client.id, client.secret)).toBeUndefined();
         expect(await store.users.byId(bob.id)).toMatchObject({ role: 'PROJECT_MANAGER', disabled: false });
+        if (backend.cheap) {
+          expect(bcrypt.compareSync('bob new password', (await store.users.byId(bob.id))!.passwordHash)).toBe(true);
+        }
         expect((await store.users.byId(ada.id))!.totpSecret).toBeNull();
         expect(await store.domains.isMember(domain.id, ada.id)).toBe(false);
         const actions = (await store.audit.recent({ limit: 100 })).map((e) => e.action);
@@ -374,6 +383,8 @@ describe('admin CLI: usage errors exit 2 without touching a database', () => {
     expectFailure(await runCli(['user', 'create', '--username', 'u', '--email', 'not-an-email', '--json'], env), 2, /not an email address/);
     expectFailure(await runCli(['domain', 'create', '--name', '  ', '--json'], env), 2, /must not be empty/);
 
+    expectFailure(await runCli(['user', 'set-password', 'ada', '--json'], env), 2, /no password given/);
+
     const human = await runCli(['user', 'set-role', 'ada'], env);
     expect(human.code).toBe(2);
     expect(human.stdout).toBe('');
@@ -393,6 +404,11 @@ describe('admin CLI: usage errors exit 2 without touching a database', () => {
       /at most 72 bytes/,
     );
   }, SLOW);
+
+  test('an unreachable database: exit 1, the reason on stderr, only {"error"} on stdout (library logs go to stderr)', async () => {
+    const r = await runCli(['user', 'list', '--json'], { DATABASE_URL: 'postgres://polyauth@127.0.0.1:1/none' });
+    expectFailure(r, 1, /cannot open the database: .*ECONNREFUSED/);
+  });
 
   test('--help prints the command list and exits 0', async () => {
     const r = await runCli(['--help'], env);

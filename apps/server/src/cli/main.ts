@@ -8,6 +8,12 @@ if (major < 24) {
   process.exit(1);
 }
 
+// stdout carries only the command's result (one JSON document with --json);
+// libraries that log with console.log (knex does, for its warnings) go to stderr.
+console.log = console.error;
+console.info = console.error;
+console.debug = console.error;
+
 try {
   await buildProgram().parseAsync(process.argv);
 } catch (err) {

@@ -19,6 +19,18 @@ const listed = (u: User) => ({
   createdAt: u.createdAt.toISOString(),
 });
 
+/** The password from the option, the environment or the prompt, checked against the policy. */
+async function acceptablePassword(fromOption: unknown): Promise<string> {
+  const password = await newPassword(fromOption);
+  try {
+    checkPasswordPolicy(password);
+  } catch (err) {
+    if (err instanceof PasswordPolicyError) throw new CliError(err.message);
+    throw err;
+  }
+  return password;
+}
+
 export function registerUserCommands(program: Command): void {
   const group = program.command('user').description('users of every API (one shared identity)');
 
@@ -36,13 +48,7 @@ export function registerUserCommands(program: Command): void {
         const firstName = optionalText('--first-name', opts.firstName, 200) ?? '';
         const lastName = optionalText('--last-name', opts.lastName, 200) ?? '';
         const role = opts.role as Role;
-        const password = await newPassword(opts.password);
-        try {
-          checkPasswordPolicy(password);
-        } catch (err) {
-          if (err instanceof PasswordPolicyError) throw new CliError(err.message);
-          throw err;
-        }
+        const password = await acceptablePassword(opts.password);
         const ctx = await open();
         const passwordHash = await ctx.passwords().hash(password);
         let user: User;
@@ -136,4 +142,25 @@ export function registerUserCommands(program: Command): void {
       };
     }),
   );
+
+  leaf(group, 'set-password <user>', "set a user's password (--password, POLYAUTH_PASSWORD or a prompt) and revoke all their tokens")
+    .option('--password <password>', 'the new password (prefer POLYAUTH_PASSWORD or the prompt)')
+    .action(
+      action(async ({ args, opts, open }) => {
+        const password = await acceptablePassword(opts.password);
+        const ctx = await open();
+        const target = await resolveUser(ctx.store, args[0]!);
+        const passwordHash = await ctx.passwords().hash(password);
+        const revokedTokens = await ctx.transaction(async (store) => {
+          await store.users.setPasswordHash(target.id, passwordHash);
+          const n = await store.tokens.revokeAllForUser(target.id);
+          await store.audit.write(auditEntry('user.password_change', { targetUserId: target.id, detail: { revokedTokens: n } }));
+          return n;
+        });
+        return {
+          json: { ...summary(target), revokedTokens },
+          text: `Set a new password for ${target.username} (id ${target.id}); revoked ${revokedTokens} token${revokedTokens === 1 ? '' : 's'}.`,
+        };
+      }),
+    );
 }
