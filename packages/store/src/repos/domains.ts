@@ -6,14 +6,29 @@ export interface Domain {
   createdAt: Date;
 }
 
+/** Another domain already has this name (case-insensitively). */
+export class DomainNameTakenError extends Error {
+  override name = 'DomainNameTakenError';
+  constructor(name: string) {
+    super(`a domain named "${name}" already exists`);
+  }
+}
+
 type Row = Record<string, unknown>;
 const toDomain = (r: Row): Domain => ({ id: String(r.id), name: r.name as string, createdAt: r.created_at as Date });
 
 export function domainsRepo(db: Knex) {
   return {
+    /** Throws DomainNameTakenError when the name is taken. */
     async create(name: string): Promise<Domain> {
-      const [row] = await db('domains').insert({ name }).returning('*');
-      return toDomain(row as Row);
+      try {
+        // A savepoint when called inside a transaction, so it stays usable after a clash.
+        const [row] = await db.transaction(async (sp) => sp('domains').insert({ name }).returning('*'));
+        return toDomain(row as Row);
+      } catch (err) {
+        if ((err as { code?: string }).code === '23505') throw new DomainNameTakenError(name);
+        throw err;
+      }
     },
     async byId(id: string): Promise<Domain | undefined> {
       if (!/^[1-9][0-9]{0,17}$/.test(id)) return undefined;

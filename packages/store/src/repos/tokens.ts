@@ -110,6 +110,26 @@ export function tokensRepo(db: Knex) {
       return rows.length;
     },
 
+    /** Revokes every live token of a user issued by one API (admin revocation). */
+    async revokeAllForUserInApi(userId: string, api: string): Promise<number> {
+      const rows = await db('tokens')
+        .where({ user_id: userId, api })
+        .whereNull('revoked_at')
+        .update({ revoked_at: db.fn.now() })
+        .returning('id');
+      return rows.length;
+    },
+
+    /** Revokes every live token issued through a client or application (by its row id). */
+    async revokeAllForClient(clientRowId: string): Promise<number> {
+      const rows = await db('tokens')
+        .where({ client_id: clientRowId })
+        .whereNull('revoked_at')
+        .update({ revoked_at: db.fn.now() })
+        .returning('id');
+      return rows.length;
+    },
+
     /** Records a use; callers coalesce so this is not a write per request. */
     async touch(id: string, at: Date): Promise<void> {
       await db('tokens').where({ id }).update({ last_used_at: at });

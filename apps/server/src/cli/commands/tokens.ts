@@ -1,0 +1,31 @@
+import { Option, type Command } from 'commander';
+import { auditEntry } from '../context.ts';
+import { resolveUser } from '../resolve.ts';
+import { action, leaf } from '../runner.ts';
+
+/** The api ids tokens are scoped to (tokens.api). */
+export const API_IDS = ['mts-auth', 'mint-auth', 'oauth-service', 'user-token-auth', 'auth-v3'] as const;
+
+export function registerTokenCommands(program: Command): void {
+  const group = program.command('token').description('access, refresh and session tokens of every API');
+
+  leaf(group, 'revoke', "revoke every live token of a user (optionally only one API's)")
+    .requiredOption('--user <user>', 'the user: an id, a username or an email')
+    .addOption(new Option('--api <api-id>', 'only tokens issued by this API').choices(API_IDS))
+    .action(
+      action(async ({ opts, open }) => {
+        const api = opts.api as string | undefined;
+        const ctx = await open();
+        const { user, revoked } = await ctx.transaction(async (store) => {
+          const u = await resolveUser(store, String(opts.user));
+          const n = api ? await store.tokens.revokeAllForUserInApi(u.id, api) : await store.tokens.revokeAllForUser(u.id);
+          await store.audit.write(auditEntry('token.revoke', { targetUserId: u.id, detail: { api: api ?? 'all', revoked: n } }));
+          return { user: u, revoked: n };
+        });
+        return {
+          json: { revoked },
+          text: `Revoked ${revoked} token${revoked === 1 ? '' : 's'} of ${user.username}${api ? ` issued by ${api}` : ''}.`,
+        };
+      }),
+    );
+}

@@ -1,0 +1,58 @@
+import type { Command } from 'commander';
+import qrcode from 'qrcode-terminal';
+import { newTotpSecret, totpUri } from '../../identity/totp.ts';
+import { auditEntry } from '../context.ts';
+import { resolveUser } from '../resolve.ts';
+import { action, leaf } from '../runner.ts';
+
+function terminalQr(text: string): Promise<string> {
+  return new Promise((resolve) => qrcode.generate(text, { small: true }, resolve));
+}
+
+export function registerTotpCommands(program: Command): void {
+  const group = program.command('totp').description("TOTP two-factor authentication (auth-v3's login)");
+
+  leaf(group, 'enroll <user>', 'give a user a new TOTP secret (replacing any previous one); shows the otpauth URI and a QR code').action(
+    action(async ({ args, open, opts }) => {
+      const ctx = await open();
+      const secret = newTotpSecret();
+      const { user, replaced } = await ctx.transaction(async (store) => {
+        const u = await resolveUser(store, args[0]!);
+        await store.users.setTotp(u.id, secret);
+        await store.audit.write(auditEntry('totp.enroll', { targetUserId: u.id, detail: { replaced: u.totpSecret !== null } }));
+        return { user: u, replaced: u.totpSecret !== null };
+      });
+      const uri = totpUri(secret, user.username);
+      if (opts.json) return { json: { uri, secret }, text: '' };
+      return {
+        json: { uri, secret },
+        text: [
+          `${replaced ? 'Replaced the TOTP secret' : 'Enrolled TOTP'} for ${user.username} (id ${user.id}).`,
+          'Scan this code with an authenticator app, or enter the URI or secret by hand:',
+          '',
+          await terminalQr(uri),
+          `  URI:    ${uri}`,
+          `  secret: ${secret}`,
+          '',
+          'Logins with two-factor authentication (auth-v3) now ask this user for the 6-digit code.',
+        ].join('\n'),
+      };
+    }),
+  );
+
+  leaf(group, 'disable <user>', "remove a user's TOTP secret (logins no longer ask for a code)").action(
+    action(async ({ args, open }) => {
+      const ctx = await open();
+      const { user, wasEnrolled } = await ctx.transaction(async (store) => {
+        const u = await resolveUser(store, args[0]!);
+        await store.users.setTotp(u.id, null);
+        await store.audit.write(auditEntry('totp.disable', { targetUserId: u.id, detail: { wasEnrolled: u.totpSecret !== null } }));
+        return { user: u, wasEnrolled: u.totpSecret !== null };
+      });
+      return {
+        json: { id: user.id, username: user.username, totp: false },
+        text: wasEnrolled ? `Removed TOTP from ${user.username} (id ${user.id}).` : `${user.username} had no TOTP secret.`,
+      };
+    }),
+  );
+}
