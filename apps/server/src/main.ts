@@ -9,6 +9,7 @@ import { routes } from './apis/routes.ts';
 import { firstRunBootstrap } from './bootstrap.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { createApp } from './http/app.ts';
+import { inFlightOf } from './http/in-flight.ts';
 import { randomSecret } from './identity/secrets.ts';
 import { closeServices, createServices } from './services.ts';
 
@@ -84,6 +85,11 @@ async function main(): Promise<void> {
     }, 10_000);
     force.unref();
     server.close(async () => {
+      // Handlers whose client hung up may still be running (a login in
+      // bcrypt): let them finish before the pool and the database close.
+      if (!(await (inFlightOf(app)?.idle(10_000) ?? true))) {
+        log.warn('handlers still running after 10 s; closing anyway');
+      }
       await closeServices(services);
       await db.close();
       log.info('stopped');

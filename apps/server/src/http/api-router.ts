@@ -4,6 +4,7 @@ import * as OpenApiValidator from 'express-openapi-validator';
 import { parse as parseYaml } from 'yaml';
 import type { Services } from '../services.ts';
 import { ApiError, kindForStatus, type ErrorDialect } from './errors.ts';
+import { inFlightOf } from './in-flight.ts';
 import { toApiError } from './to-api-error.ts';
 
 /* ---------- types derived from openapi-typescript's `operations` ---------- */
@@ -121,14 +122,20 @@ export function buildApiRouter<Ops>(def: ApiDefinition<Ops>, services: Services)
         throw new Error(`${def.id}: no handler for ${method.toUpperCase()} ${specPath} (operationId ${operationId})`);
       }
       router[method as Method](expressPath, async (req, res) => {
-        const reply = (await handler({
-          body: req.body,
-          query: req.query as never,
-          params: req.params as never,
-          ip: req.ip ?? req.socket.remoteAddress ?? 'unknown',
-          req,
-          res,
-        })) as { status: number; body: unknown; headers?: Record<string, string> };
+        const ended = inFlightOf(req.app)?.start();
+        let reply: { status: number; body: unknown; headers?: Record<string, string> };
+        try {
+          reply = (await handler({
+            body: req.body,
+            query: req.query as never,
+            params: req.params as never,
+            ip: req.ip ?? req.socket.remoteAddress ?? 'unknown',
+            req,
+            res,
+          })) as typeof reply;
+        } finally {
+          ended?.();
+        }
         if (res.headersSent) return;
         res.status(reply.status);
         if (reply.headers) res.set(reply.headers);

@@ -7,6 +7,7 @@ import { migrationsCurrent } from '@polyauth/store';
 import { docsDistDir, specsDir } from '../paths.ts';
 import type { Services } from '../services.ts';
 import { buildApiRouter, type ApiDefinition } from './api-router.ts';
+import { InFlight } from './in-flight.ts';
 import { redactUrl } from './log-redact.ts';
 import { createMetrics } from './metrics.ts';
 import { randomUUID } from 'node:crypto';
@@ -43,6 +44,7 @@ const DOCS_CSP = [
 export function createApp(services: Services, opts: AppOptions): Express {
   const { config } = services;
   const app = express();
+  app.locals.inFlight = new InFlight();
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('trust proxy', config.trustProxy === false ? false : /^\d+$/.test(config.trustProxy) ? Number(config.trustProxy) : config.trustProxy);

@@ -1,0 +1,353 @@
+#!/usr/bin/env node
+// npm run bench [-- --duration 10 --check --store pglite|postgres --only <api> --probe-rate 200]
+//
+// Measures, in one run and side by side:
+//  (a) the bcrypt bound: compares/s of the server's own PasswordHasher (same
+//      piscina pool, same BCRYPT_COST and BCRYPT_POOL_SIZE) in this process,
+//      then every bcrypt-bound row (logins) as req/s and ratio to it;
+//  (b) a bare Express 5 route returning the same JSON as GET /user, in a
+//      child process like the server, then every cheap authenticated row as
+//      req/s and ratio to it;
+//  (c) p50/p99 of every row;
+//  (d) p99 of each cheap row at a fixed probe rate while every login row
+//      runs flat out at the same time.
+// The server is the real one (`node apps/server/src/main.ts`, NODE_ENV=production,
+// LOG_LEVEL=warn) on a fresh embedded store in a temp dir, then, when
+// DATABASE_URL is set, again on a fresh Postgres database that is dropped at
+// the end. Its login throttle stays on with limits raised far out of reach
+// (THROTTLE_*_MAX_FAILURES=1000000): the rows only send valid logins, which
+// never count as failures, and the throttle's reads and writes stay measured.
+// A row whose run saw a non-2xx answer, an error, a timeout or a body its
+// row rejects is reported INVALID, never as throughput.
+//
+// Rows come from scripts/bench/<api>.mjs:
+//   export const api = '<api id>';
+//   export async function prepare({ admin }) → fixtures   (optional, before the server starts)
+//   export async function setup({ baseUrl, fixtures, request }) → rows
+// a row: { name, bound: 'bcrypt'|'route', target?, connections?, verifyBody?,
+//          requests: [autocannon request objects (method, path, headers, body, setupRequest…)] }
+// request(method, path, { headers, form, body }) → { status, headers, body, json }.
+//
+// Exit code 0 unless something broke (the bench is a report); with --check,
+// 1 when a target is missed.
+import './check-node.mjs';
+import { availableParallelism, cpus } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import { loadConfig } from '../apps/server/src/config.ts';
+import { PasswordHasher } from '../apps/server/src/identity/passwords.ts';
+import { adminRunner, freshDatabase, loadApiModules, repoRoot, runCleanups, serverEnv, startProcess } from './lib/server-process.mjs';
+
+const { values: opts } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '10' },
+    warmup: { type: 'string' },
+    check: { type: 'boolean', default: false },
+    store: { type: 'string', multiple: true },
+    only: { type: 'string', multiple: true },
+    'probe-rate': { type: 'string', default: '200' },
+  },
+});
+
+const DEFAULT_TARGETS = { bcrypt: 0.7, route: 0.35 };
+const P99_UNDER_LOGINS_TARGET_MS = 50;
+const ROUTE_CONNECTIONS = 16;
+
+const duration = Number(opts.duration);
+const warmup = opts.warmup === undefined ? Math.min(2, Math.max(1, Math.round(duration / 5))) : Number(opts.warmup);
+const probeRate = Number(opts['probe-rate']);
+for (const [name, v] of [['--duration', duration], ['--warmup', warmup], ['--probe-rate', probeRate]]) {
+  if (!Number.isFinite(v) || v < (name === '--warmup' ? 0 : 1)) throw new Error(`${name} must be a positive number`);
+}
+
+const color = process.stdout.isTTY ? (code, s) => `\x1b[${code}m${s}\x1b[0m` : (_c, s) => s;
+const green = (s) => color(32, s);
+const red = (s) => color(31, s);
+const dim = (s) => color(2, s);
+const fmt = (n, digits = 0) => (n === undefined || Number.isNaN(n) ? '-' : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }));
+
+// The server's own reading of BCRYPT_COST / BCRYPT_POOL_SIZE, defaults included.
+const serverConfig = loadConfig({
+  NODE_ENV: 'production',
+  JWT_SECRET: 'x'.repeat(32),
+  BCRYPT_COST: process.env.BCRYPT_COST,
+  BCRYPT_POOL_SIZE: process.env.BCRYPT_POOL_SIZE,
+});
+const cost = serverConfig.bcryptCost;
+const poolSize = serverConfig.bcryptPoolSize;
+
+// ---------------------------------------------------------------- measuring
+
+/** (a) compares/s of the server's PasswordHasher, every pool thread busy. */
+async function bcryptBound(seconds) {
+  const hasher = new PasswordHasher({ cost, poolSize });
+  try {
+    const password = 'bench password 0123';
+    const hash = await hasher.hash(password);
+    const inFlight = poolSize * 2;
+    const burn = async (until) => {
+      let n = 0;
+      const one = async () => {
+        while (performance.now() < until) {
+          if (!(await hasher.compare(password, hash))) throw new Error('bcrypt compare returned false');
+          n += 1;
+        }
+      };
+      await Promise.all(Array.from({ length: inFlight }, one));
+      return n;
+    };
+    await burn(performance.now() + warmup * 1000); // starts every pool thread
+    const start = performance.now();
+    const n = await burn(start + seconds * 1000);
+    // Every compare that finished counts, over the time until the last one did.
+    return { rate: n / ((performance.now() - start) / 1000), compares: n };
+  } finally {
+    await hasher.close();
+  }
+}
+
+function summarize(r) {
+  const problems = [];
+  if (r.non2xx > 0) problems.push(`${r.non2xx} non-2xx (${Object.entries(r.statusCodeStats ?? {}).map(([s, v]) => `${s}×${v.count}`).join(' ')})`);
+  if (r.errors > 0) problems.push(`${r.errors} errors`);
+  if (r.timeouts > 0) problems.push(`${r.timeouts} timeouts`);
+  if (r.mismatches > 0) problems.push(`${r.mismatches} bodies rejected`);
+  if (r['2xx'] === 0) problems.push('no 2xx answer');
+  return {
+    rps: r.requests.average,
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    ok: r['2xx'],
+    problems,
+    valid: problems.length === 0,
+  };
+}
+
+/** One autocannon run after a warm-up run of the same load. */
+async function load({ baseUrl, row, seconds, connections, overallRate, warm = true }) {
+  const options = {
+    url: baseUrl,
+    connections: connections ?? row.connections ?? (row.bound === 'bcrypt' ? Math.max(4, poolSize * 2) : ROUTE_CONNECTIONS),
+    requests: row.requests,
+    verifyBody: row.verifyBody,
+    overallRate,
+    timeout: 20,
+  };
+  if (warm && warmup > 0) await autocannon({ ...options, duration: warmup });
+  return summarize(await autocannon({ ...options, duration: seconds }));
+}
+
+/** A plain HTTP call for the bench modules' setup. */
+async function request(baseUrl, method, urlPath, { headers = {}, form, body } = {}) {
+  const h = { ...headers };
+  let payload = body;
+  if (form) {
+    payload = new URLSearchParams(form).toString();
+    h['content-type'] ??= 'application/x-www-form-urlencoded';
+  }
+  const res = await fetch(baseUrl + urlPath, { method, headers: h, body: payload });
+  const text = await res.text();
+  let json;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, headers: Object.fromEntries(res.headers), body: text, json };
+}
+
+/** Each request of a row once, before measuring: a broken row says why. */
+async function preflight(baseUrl, row) {
+  for (const r of row.requests) {
+    const res = await request(baseUrl, r.method ?? 'GET', r.path ?? '/', { headers: r.headers, body: r.body });
+    if (res.status < 200 || res.status > 299) {
+      throw new Error(`${row.name}: ${r.method ?? 'GET'} ${r.path} answered ${res.status}: ${res.body.slice(0, 300)}`);
+    }
+    if (row.verifyBody && !row.verifyBody(res.body)) throw new Error(`${row.name}: the row rejects the body ${res.body.slice(0, 300)}`);
+  }
+}
+
+/** (b) a bare Express 5 route with GET /user's JSON, in a child process like the server. */
+async function bareExpress() {
+  const bare = await startProcess({
+    env: serverEnv({ NODE_ENV: 'production' }),
+    script: path.join(repoRoot, 'scripts/bench/_bare-express.mjs'),
+    readyPath: '/user',
+    name: 'bare express',
+  });
+  try {
+    const m = await load({ baseUrl: bare.baseUrl, row: { bound: 'route', requests: [{ method: 'GET', path: '/user' }] }, seconds: duration });
+    if (!m.valid) throw new Error(`the bare Express baseline failed: ${m.problems.join(', ')}`);
+    return m;
+  } finally {
+    await bare.stop();
+  }
+}
+
+// ---------------------------------------------------------------- one store
+
+async function benchStore(kind, modules, results) {
+  const postgresUrl = process.env.DATABASE_URL?.trim();
+  const db = await freshDatabase({ kind, postgresUrl, label: 'bench' });
+  const env = serverEnv({
+    ...db.env,
+    BCRYPT_COST: String(cost),
+    BCRYPT_POOL_SIZE: String(poolSize),
+    THROTTLE_ACCOUNT_MAX_FAILURES: '1000000',
+    THROTTLE_IP_MAX_FAILURES: '1000000',
+    THROTTLE_REGISTRATIONS_PER_HOUR: '1000000',
+  });
+  const label = kind === 'postgres' ? 'postgres' : 'pglite';
+  console.log(`\n== ${label}: ${kind === 'postgres' ? `fresh database ${db.name}` : `embedded store in ${db.env.DATA_DIR}`}`);
+  const admin = adminRunner(env);
+  const fixtures = {};
+  for (const m of modules) if (typeof m.prepare === 'function') fixtures[m.api] = await m.prepare({ admin });
+
+  const server = await startProcess({ env });
+  try {
+    const rows = [];
+    for (const m of modules) {
+      const made = await m.setup({ baseUrl: server.baseUrl, fixtures: fixtures[m.api], request: (...a) => request(server.baseUrl, ...a) });
+      for (const row of made) {
+        if (!['bcrypt', 'route'].includes(row.bound)) throw new Error(`${m.api}: row ${row.name} has bound ${row.bound}`);
+        rows.push({ ...row, api: m.api, target: row.target ?? DEFAULT_TARGETS[row.bound] });
+      }
+    }
+    for (const row of rows) await preflight(server.baseUrl, row);
+
+    // (a)(c) the bcrypt bound, then each login row alone; (b)(c) the bare
+    // Express baseline, then each cheap row alone. Each bound is measured
+    // right before its rows, so load from elsewhere on the machine drifts
+    // as little as possible between a bound and the rows compared with it.
+    for (const bound of ['bcrypt', 'route']) {
+      const group = rows.filter((r) => r.bound === bound);
+      if (group.length === 0) continue;
+      let boundRate;
+      if (bound === 'bcrypt') {
+        const b = await bcryptBound(duration);
+        boundRate = b.rate;
+        console.log(`  bcrypt bound: ${fmt(b.rate, 2)} compares/s (${b.compares} compares, cost ${cost}, ${poolSize} threads)`);
+        results.push({ store: label, name: `bcrypt compare, cost ${cost}, ${poolSize} threads`, kind: 'bound', rps: b.rate, valid: true });
+      } else {
+        const b = await bareExpress();
+        boundRate = b.rps;
+        console.log(`  bare Express 5 GET /user: ${fmt(b.rps, 1)} req/s, p50 ${b.p50} ms, p99 ${b.p99} ms`);
+        results.push({ store: label, name: 'bare Express 5 GET /user', kind: 'bound', ...b });
+      }
+      for (const row of group) {
+        const m = await load({ baseUrl: server.baseUrl, row, seconds: duration });
+        const ratio = m.valid && boundRate ? m.rps / boundRate : undefined;
+        const pass = ratio !== undefined && ratio >= row.target;
+        results.push({ store: label, name: row.name, kind: row.bound, ...m, bound: boundRate, ratio, target: `≥ ${row.target}×`, pass });
+        console.log(
+          `  ${m.valid ? '' : red('INVALID ')}${row.name}: ${fmt(m.rps, 1)} req/s, p50 ${m.p50} ms, p99 ${m.p99} ms` +
+            (ratio !== undefined ? `, ${fmt(ratio, 2)}× the ${row.bound} bound` : '') +
+            (m.valid ? '' : red(` — ${m.problems.join(', ')}`)),
+        );
+      }
+    }
+
+    // (d): each cheap row at a fixed rate while every login row runs flat out.
+    const logins = rows.filter((r) => r.bound === 'bcrypt');
+    for (const row of rows.filter((r) => r.bound === 'route')) {
+      if (logins.length === 0) break;
+      const [probe, ...bg] = await Promise.all([
+        load({ baseUrl: server.baseUrl, row, seconds: duration, connections: 10, overallRate: probeRate, warm: false }),
+        ...logins.map((l) => load({ baseUrl: server.baseUrl, row: l, seconds: duration + 1, warm: false })),
+      ]);
+      const bgProblems = bg.flatMap((b, i) => b.problems.map((p) => `${logins[i].name}: ${p}`));
+      const valid = probe.valid && bgProblems.length === 0;
+      const pass = valid && probe.p99 < P99_UNDER_LOGINS_TARGET_MS;
+      const name = `${row.name} p99 at ${probeRate} req/s under logins`;
+      results.push({
+        store: label,
+        name,
+        kind: 'p99',
+        ...probe,
+        valid,
+        problems: [...probe.problems, ...bgProblems],
+        target: `p99 < ${P99_UNDER_LOGINS_TARGET_MS} ms`,
+        pass,
+        logins: bg.map((b) => b.rps),
+      });
+      console.log(
+        `  ${valid ? '' : red('INVALID ')}${name}: p50 ${probe.p50} ms, p99 ${probe.p99} ms ` +
+          dim(`(logins meanwhile: ${bg.map((b) => fmt(b.rps, 1)).join(', ')} req/s)`) +
+          (valid ? '' : red(` — ${[...probe.problems, ...bgProblems].join(', ')}`)),
+      );
+    }
+  } finally {
+    const stopped = await server.stop();
+    if (stopped.code !== 0) console.log(red(`  the server did not stop cleanly (${stopped.code ?? stopped.signal})`));
+    const errors = server.output.filter((l) => /"level":(50|60)/.test(l));
+    if (errors.length > 0) {
+      console.log(red(`  the server logged ${errors.length} error(s), first:`));
+      for (const l of errors.slice(0, 3)) console.log(dim(`    ${l.slice(0, 600)}`));
+    }
+    await db.drop();
+  }
+}
+
+// ---------------------------------------------------------------- report
+
+function printTable(results) {
+  const head = ['store', 'row', 'req/s', 'p50 ms', 'p99 ms', 'bound/s', 'ratio', 'target', 'result'];
+  const lines = results.map((r) => [
+    r.store,
+    r.name,
+    r.kind === 'p99' ? '-' : r.valid ? fmt(r.rps, 1) : 'INVALID',
+    String(r.p50 ?? '-'),
+    String(r.p99 ?? '-'),
+    r.bound ? fmt(r.bound, 1) : '-',
+    r.ratio !== undefined ? `${fmt(r.ratio, 2)}×` : '-',
+    r.target ?? '-',
+    r.target ? (r.pass ? 'PASS' : r.valid === false ? 'MISS (invalid)' : 'MISS') : '',
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
+  const row = (cells) => cells.map((c, i) => (i >= 2 && i <= 6 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ');
+  console.log(`\n${row(head)}`);
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const l of lines) {
+    const text = row(l);
+    console.log(l[8].startsWith('PASS') ? text.replace(/PASS$/, green('PASS')) : l[8].startsWith('MISS') ? text.replace(/MISS.*$/, (s) => red(s)) : text);
+  }
+}
+
+async function main() {
+  let modules = await loadApiModules(path.join(repoRoot, 'scripts/bench'));
+  if (opts.only) modules = modules.filter((m) => opts.only.includes(m.api));
+  if (modules.length === 0) throw new Error('no bench modules');
+  const stores = opts.store ?? (process.env.DATABASE_URL?.trim() ? ['pglite', 'postgres'] : ['pglite']);
+  for (const s of stores) {
+    if (!['pglite', 'postgres'].includes(s)) throw new Error(`--store must be pglite or postgres (got ${s})`);
+    if (s === 'postgres' && !process.env.DATABASE_URL?.trim()) throw new Error('--store postgres needs DATABASE_URL');
+  }
+
+  console.log(
+    `polyauth bench: Node ${process.version}, ${cpus().length} CPUs (${availableParallelism()} available), ` +
+      `BCRYPT_COST=${cost}, BCRYPT_POOL_SIZE=${poolSize}, ${duration} s per run after ${warmup} s warm-up, ` +
+      `stores: ${stores.join(', ')}; APIs: ${modules.map((m) => m.api).join(', ')}`,
+  );
+  console.log(dim('server: NODE_ENV=production LOG_LEVEL=warn, throttle on with THROTTLE_*_MAX_FAILURES=1000000'));
+
+  const results = [];
+  for (const s of stores) await benchStore(s, modules, results);
+
+  printTable(results);
+  const missed = results.filter((r) => r.target && !r.pass);
+  console.log(`\n${missed.length === 0 ? green('every target met') : red(`${missed.length} target(s) missed`)}`);
+  return missed.length === 0;
+}
+
+let exitCode = 1;
+try {
+  const allMet = await main();
+  exitCode = opts.check && !allMet ? 1 : 0;
+} catch (err) {
+  console.error(red(`bench: ${err.stack ?? err}`));
+  exitCode = 1;
+} finally {
+  await runCleanups();
+}
+process.exit(exitCode);
