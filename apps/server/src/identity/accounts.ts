@@ -12,7 +12,9 @@ export interface SignInAttempt {
   ip: string;
   /**
    * Enforce the user's TOTP second factor (auth-v3), with the code sent, if
-   * any. Without this option a TOTP-enrolled user signs in with the password.
+   * any. Without this option (APIs whose contract has no second factor) a
+   * TOTP-enrolled user cannot sign in: the answer, and the failure counted,
+   * are those of a wrong password.
    */
   secondFactor?: { code: string | undefined };
 }
