@@ -12,7 +12,9 @@ export interface SignInAttempt {
   ip: string;
   /**
    * Enforce the user's TOTP second factor (auth-v3), with the code sent, if
-   * any. Without this option a TOTP-enrolled user signs in with the password.
+   * any. Without this option (APIs whose contract has no second factor) a
+   * TOTP-enrolled user cannot sign in: the answer, and the failure counted,
+   * are those of a wrong password.
    */
   secondFactor?: { code: string | undefined };
 }
@@ -85,14 +87,17 @@ export class Accounts {
       if (!a.secondFactor) {
         // Only auth-v3's contract carries a second factor. An account with
         // TOTP enrolled must not be reachable with the password alone through
-        // the other APIs, so they answer as for wrong credentials (no oracle:
-        // the answer is the same whether the password was right or not).
+        // the other APIs, so they answer as for wrong credentials, and count
+        // it as a failure too: were the right password not counted, a guess
+        // followed by known-wrong ones would tell by when the lockout comes
+        // whether the guess was right, without the second factor.
+        const lockedFor = await this.#throttle.failure(a.identifier, a.ip);
         await this.#store.audit.write({
           api: a.api,
-          action: 'login.second_factor_required',
+          action: lockedFor > 0 ? 'login.lockout' : 'login.second_factor_required',
           targetUserId: user.id,
           ip: a.ip,
-          detail: { identifier: a.identifier.slice(0, 254) },
+          detail: { identifier: a.identifier.slice(0, 254), ...(lockedFor > 0 ? { lockedForSeconds: lockedFor } : {}) },
         });
         return { ok: false, reason: 'credentials' };
       }
