@@ -259,8 +259,10 @@ function suite(makeBackend: () => Promise<Backend>) {
         expect(expectOk(await cli('token', 'revoke', '--user', bob.id, '--api', 'mint-auth', '--json'))).toEqual({ revoked: 0 });
       }
 
+      // Enrolling two-factor ends the sessions opened with the password alone.
+      expect(Object.keys(expectOk(await cli('totp', 'enroll', 'bob', '--json')) as object).sort()).toEqual(['secret', 'uri']);
       const disabled = expectOk(await cli('user', 'disable', 'bob', '--json'));
-      expect(disabled).toMatchObject({ id: bob.id, username: 'bob', disabled: true, revokedTokens: 2 });
+      expect(disabled).toMatchObject({ id: bob.id, username: 'bob', disabled: true, revokedTokens: 0 });
       if (backend.cheap) expect(expectOk(await cli('token', 'revoke', '--user', 'bob', '--json'))).toEqual({ revoked: 0 });
       expect(expectOk(await cli('user', 'enable', 'bob', '--json'))).toMatchObject({ id: bob.id, disabled: false });
 
@@ -324,7 +326,9 @@ function suite(makeBackend: () => Promise<Backend>) {
           expect(actions).toContain(a);
         }
         const disable = (await store.audit.recent({ action: 'user.disable' }))[0]!;
-        expect(disable).toMatchObject({ api: 'admin-cli', targetUserId: bob.id, detail: expect.objectContaining({ actor: 'admin-cli', revokedTokens: 2 }) });
+        expect(disable).toMatchObject({ api: 'admin-cli', targetUserId: bob.id, detail: expect.objectContaining({ actor: 'admin-cli', revokedTokens: 0 }) });
+        const enroll = (await store.audit.recent({ action: 'totp.enroll' })).find((e) => e.targetUserId === bob.id)!;
+        expect(enroll).toMatchObject({ api: 'admin-cli', detail: expect.objectContaining({ replaced: false, revokedTokens: 2 }) });
       });
     },
     SLOW,

@@ -19,7 +19,10 @@ export function registerTotpCommands(program: Command): void {
       const { user, replaced } = await ctx.transaction(async (store) => {
         const u = await resolveUser(store, args[0]!);
         await store.users.setTotp(u.id, secret);
-        await store.audit.write(auditEntry('totp.enroll', { targetUserId: u.id, detail: { replaced: u.totpSecret !== null } }));
+        // Sessions opened with the password alone (before two-factor, or with
+        // a replaced secret) end now: from here on every sign-in needs a code.
+        const revokedTokens = await store.tokens.revokeAllForUser(u.id);
+        await store.audit.write(auditEntry('totp.enroll', { targetUserId: u.id, detail: { replaced: u.totpSecret !== null, revokedTokens } }));
         return { user: u, replaced: u.totpSecret !== null };
       });
       const uri = totpUri(secret, user.username);
@@ -34,7 +37,8 @@ export function registerTotpCommands(program: Command): void {
           `  URI:    ${uri}`,
           `  secret: ${secret}`,
           '',
-          'Logins with two-factor authentication (auth-v3) now ask this user for the 6-digit code.',
+          'Logins with two-factor authentication (auth-v3) now ask this user for the 6-digit code;',
+          "the user's existing tokens were revoked, and the other APIs refuse password-only sign-in.",
         ].join('\n'),
       };
     }),
