@@ -11,7 +11,8 @@
 // Each API is a module scripts/smoke/<api>.mjs:
 //   export const api = '<api id>';
 //   export async function setup({ admin, log }) → fixtures     (optional, before the server starts;
-//                                                                admin(...args) runs the CLI with --json)
+//                                                                admin(...args) runs an admin CLI command with
+//                                                                --json and resolves its JSON document)
 //   export async function run({ baseUrl, curl, expect, step, fixtures, outbox, log })
 // curl(...args) runs `curl -sS -i ...args` and resolves {status, headers, body, json};
 // step(title) names the next step (otherwise each curl call is a step named by
@@ -30,7 +31,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { runCurl } from './lib/curl.mjs';
 import { Outbox } from './lib/outbox.mjs';
-import { adminRunner, freshDatabase, loadApiModules, onCleanup, repoRoot, runCleanups, serverEnv, startProcess } from './lib/server-process.mjs';
+import { adminSession, freshDatabase, loadApiModules, onCleanup, repoRoot, runCleanups, serverEnv, startProcess } from './lib/server-process.mjs';
 
 /** Server settings the smoke modules' expectations depend on ('' removes a variable). */
 const PINNED = {
@@ -141,13 +142,20 @@ async function main() {
   console.log(`polyauth smoke: ${db.kind === 'postgres' ? `Postgres database ${db.name}` : `embedded PGlite in ${db.env.DATA_DIR}`}, mail outbox ${outboxDir}`);
   const outbox = new Outbox(outboxDir);
 
-  const admin = adminRunner(env);
+  // Fixtures: every module's setup() through one admin CLI process, closed
+  // before the server starts.
+  const session = adminSession(env);
   const fixtures = {};
-  for (const m of modules) {
-    if (typeof m.setup !== 'function') continue;
-    const log = (...a) => console.log(dim(`  [${m.api}] ${a.join(' ')}`));
-    fixtures[m.api] = await m.setup({ admin, log });
+  try {
+    for (const m of modules) {
+      if (typeof m.setup !== 'function') continue;
+      const log = (...a) => console.log(dim(`  [${m.api}] ${a.join(' ')}`));
+      fixtures[m.api] = await m.setup({ admin: session.admin, log });
+    }
+  } finally {
+    await session.close();
   }
+  console.log(`fixtures made with the admin CLI in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 
   const server = await startProcess({ env });
   console.log(`server ready at ${server.baseUrl} (pid ${server.pid})\n`);
