@@ -33,7 +33,12 @@ import { runCurl } from './lib/curl.mjs';
 import { Outbox } from './lib/outbox.mjs';
 import { adminSession, freshDatabase, loadApiModules, onCleanup, repoRoot, runCleanups, serverEnv, startProcess } from './lib/server-process.mjs';
 
-/** Server settings the smoke modules' expectations depend on ('' removes a variable). */
+/**
+ * Server settings the smoke modules' expectations depend on ('' removes a
+ * variable). Every request comes from 127.0.0.1, so the per-address budgets
+ * are shared by all modules: about 30 of the 50 failed sign-ins and 15 of the
+ * 20 registrations an hour are used; mind them when adding steps.
+ */
 const PINNED = {
   SMTP_URL: '',
   PUBLIC_URL: '',
