@@ -11,17 +11,50 @@
 // Each API is a module scripts/smoke/<api>.mjs:
 //   export const api = '<api id>';
 //   export async function setup({ admin, log }) → fixtures     (optional, before the server starts;
-//                                                                admin(...args) runs the CLI with --json)
-//   export async function run({ baseUrl, curl, expect, step, fixtures, log })
+//                                                                admin(...args) runs an admin CLI command with
+//                                                                --json and resolves its JSON document)
+//   export async function run({ baseUrl, curl, expect, step, fixtures, outbox, log })
 // curl(...args) runs `curl -sS -i ...args` and resolves {status, headers, body, json};
 // step(title) names the next step (otherwise each curl call is a step named by
 // its method and path); expect(cond, message) fails the current step and lets
-// the run go on.
+// the run go on. outbox reads the mail the server sends: SMTP_URL is unset and
+// MAIL_OUTBOX_DIR is a temp dir (outbox.dir) on PGlite and Postgres alike;
+// `await outbox.next({ to })` waits for the next unread mail to `to` and
+// resolves {to, subject, text, links} (scripts/lib/outbox.mjs).
+//
+// The limits the modules count on are pinned to their defaults, whatever the
+// calling shell exports (see PINNED below).
 import './check-node.mjs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { runCurl } from './lib/curl.mjs';
-import { adminRunner, freshDatabase, loadApiModules, repoRoot, runCleanups, serverEnv, startProcess } from './lib/server-process.mjs';
+import { Outbox } from './lib/outbox.mjs';
+import { adminSession, freshDatabase, loadApiModules, onCleanup, repoRoot, runCleanups, serverEnv, startProcess } from './lib/server-process.mjs';
+
+/**
+ * Server settings the smoke modules' expectations depend on ('' removes a
+ * variable). Every request comes from 127.0.0.1, so the per-address budgets
+ * are shared by all modules: about 30 of the 50 failed sign-ins and 15 of the
+ * 20 registrations an hour are used; mind them when adding steps.
+ */
+const PINNED = {
+  SMTP_URL: '',
+  PUBLIC_URL: '',
+  REGISTRATION_ENABLED: 'true',
+  THROTTLE_ENABLED: 'true',
+  THROTTLE_ACCOUNT_MAX_FAILURES: '5',
+  THROTTLE_IP_MAX_FAILURES: '50',
+  THROTTLE_REGISTRATIONS_PER_HOUR: '20',
+  MAIL_MAX_PER_HOUR: '5',
+  MAIL_MAX_PER_HOUR_PER_IP: '30',
+  MINT_TOKEN_TTL: '',
+  USER_TOKEN_TTL: '',
+  EMAIL_VERIFIED_REDIRECT: '',
+  RESET_PASSWORD_PAGE: '',
+  TRUST_PROXY: '',
+};
 
 const { values: opts } = parseArgs({
   options: {
@@ -101,22 +134,33 @@ class Steps {
 }
 
 async function main() {
+  const started = Date.now();
   let modules = await loadApiModules(path.join(repoRoot, 'scripts/smoke'));
   if (opts.only) modules = modules.filter((m) => opts.only.includes(m.api));
   if (modules.length === 0) throw new Error('no smoke modules to play');
 
   const postgresUrl = process.env.DATABASE_URL?.trim() || undefined;
   const db = await freshDatabase({ kind: postgresUrl ? 'postgres' : 'pglite', postgresUrl, label: 'smoke' });
-  const env = serverEnv({ ...db.env, BCRYPT_COST: process.env.BCRYPT_COST || '10' });
-  console.log(`polyauth smoke: ${db.kind === 'postgres' ? `Postgres database ${db.name}` : `embedded PGlite in ${db.env.DATA_DIR}`}`);
+  const outboxDir = mkdtempSync(path.join(tmpdir(), 'polyauth-smoke-outbox-'));
+  onCleanup(() => rmSync(outboxDir, { recursive: true, force: true }));
+  const env = serverEnv({ ...PINNED, ...db.env, MAIL_OUTBOX_DIR: outboxDir, BCRYPT_COST: process.env.BCRYPT_COST || '10' });
+  console.log(`polyauth smoke: ${db.kind === 'postgres' ? `Postgres database ${db.name}` : `embedded PGlite in ${db.env.DATA_DIR}`}, mail outbox ${outboxDir}`);
+  const outbox = new Outbox(outboxDir);
 
-  const admin = adminRunner(env);
+  // Fixtures: every module's setup() through one admin CLI process, closed
+  // before the server starts.
+  const session = adminSession(env);
   const fixtures = {};
-  for (const m of modules) {
-    if (typeof m.setup !== 'function') continue;
-    const log = (...a) => console.log(dim(`  [${m.api}] ${a.join(' ')}`));
-    fixtures[m.api] = await m.setup({ admin, log });
+  try {
+    for (const m of modules) {
+      if (typeof m.setup !== 'function') continue;
+      const log = (...a) => console.log(dim(`  [${m.api}] ${a.join(' ')}`));
+      fixtures[m.api] = await m.setup({ admin: session.admin, log });
+    }
+  } finally {
+    await session.close();
   }
+  console.log(`fixtures made with the admin CLI in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 
   const server = await startProcess({ env });
   console.log(`server ready at ${server.baseUrl} (pid ${server.pid})\n`);
@@ -128,6 +172,7 @@ async function main() {
     const ctx = {
       baseUrl: server.baseUrl,
       fixtures: fixtures[m.api],
+      outbox,
       log: (...a) => console.log(dim(`    ${a.join(' ')}`)),
       step: (title) => steps.start(title),
       expect: (cond, message) => {
@@ -167,7 +212,8 @@ async function main() {
   const failed = results.reduce((n, r) => n + r.failed, 0);
   console.log('summary');
   for (const r of results) console.log(`  ${r.failed ? red('✗') : green('✓')} ${r.api}: ${r.passed} passed, ${r.failed} failed`);
-  console.log(`\n${failed ? red(`${failed} failed`) : green('all passed')}, ${passed} passed`);
+  const seconds = ((Date.now() - started) / 1000).toFixed(1);
+  console.log(`\n${failed ? red(`${failed} failed`) : green('all passed')}, ${passed} passed in ${seconds} s`);
   return failed === 0;
 }
 

@@ -145,6 +145,72 @@ export function serverEnv(extra = {}) {
   return env;
 }
 
+/**
+ * Like adminRunner, but every command runs in one long-lived child process
+ * (scripts/lib/admin-worker.mjs), which saves a node start, the CLI's module
+ * loading and PGlite's WASM set-up per command: much faster when a smoke
+ * module needs a dozen fixtures. `close()` ends the child; call it before the
+ * server starts (the embedded store is free between commands anyway).
+ */
+export function adminSession(env) {
+  const child = spawn(process.execPath, [path.join(repoRoot, 'scripts/lib/admin-worker.mjs')], {
+    cwd: repoRoot,
+    env,
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
+  const pending = new Map();
+  let nextId = 0;
+  let exited;
+  const exit = new Promise((resolve) => {
+    child.on('exit', (code, signal) => {
+      exited = { code, signal };
+      for (const { reject } of pending.values()) reject(new Error(`the admin worker exited (${code ?? signal})`));
+      pending.clear();
+      resolve(exited);
+    });
+  });
+  child.on('message', (msg) => {
+    const p = pending.get(msg.id);
+    if (!p) return;
+    pending.delete(msg.id);
+    p.settle(msg);
+  });
+  const close = async () => {
+    if (exited) return exited;
+    if (child.connected) child.disconnect();
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    const result = await exit;
+    clearTimeout(timer);
+    return result;
+  };
+  const unregister = onCleanup(close);
+  const admin = (...args) =>
+    new Promise((resolve, reject) => {
+      if (exited) return reject(new Error('the admin worker has exited'));
+      const id = (nextId += 1);
+      const what = `admin ${args.join(' ')}`;
+      pending.set(id, {
+        reject,
+        settle: ({ code, out, err }) => {
+          if (code !== 0) return reject(new Error(`${what} exited ${code}: ${(err || out).trim()}`));
+          try {
+            resolve(JSON.parse(out));
+          } catch {
+            reject(new Error(`${what} printed no JSON document: ${out.trim().slice(0, 500)}`));
+          }
+        },
+      });
+      child.send({ id, args: [...args.map(String), '--json'] });
+    });
+  return {
+    admin,
+    close: async () => {
+      unregister();
+      return close();
+    },
+  };
+}
+
 /** Runs the admin CLI with `--json`; resolves its one JSON document. */
 export function adminRunner(env) {
   return (...args) =>
