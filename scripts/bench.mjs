@@ -1,16 +1,21 @@
 #!/usr/bin/env node
-// npm run bench [-- --duration 10 --check --store pglite|postgres --only <api> --probe-rate 200]
+// npm run bench [-- --duration 5 --check --store pglite|postgres --only <api> --probe-rate 200]
 //
 // Measures, in one run and side by side:
 //  (a) the bcrypt bound: compares/s of the server's own PasswordHasher (same
 //      piscina pool, same BCRYPT_COST and BCRYPT_POOL_SIZE) in this process,
 //      then every bcrypt-bound row (logins) as req/s and ratio to it;
-//  (b) a bare Express 5 route returning the same JSON as GET /user, in a
-//      child process like the server, then every cheap authenticated row as
-//      req/s and ratio to it;
+//  (b) for every cheap authenticated row, its own baseline: a bare Express 5
+//      app in a child process like the server, sent the row's very requests
+//      and answering each with the status, headers and JSON the server
+//      answered it in the preflight (scripts/bench/_bare-express.mjs),
+//      measured right before the row, which is then reported as req/s and
+//      ratio to it;
 //  (c) p50/p99 of every row;
 //  (d) p99 of each cheap row at a fixed probe rate while every login row
-//      runs flat out at the same time.
+//      runs at the same time (sharing one login row's connections, so the
+//      bcrypt pool is saturated without an ever deeper queue).
+// Defaults (5 s runs after 1 s warm-up): both stores in ~5 minutes on an idle 2-core machine.
 // The server is the real one (`node apps/server/src/main.ts`, NODE_ENV=production,
 // LOG_LEVEL=warn) on a fresh embedded store in a temp dir, then, when
 // DATABASE_URL is set, again on a fresh Postgres database that is dropped at
@@ -41,7 +46,7 @@ import { adminRunner, freshDatabase, loadApiModules, repoRoot, runCleanups, serv
 
 const { values: opts } = parseArgs({
   options: {
-    duration: { type: 'string', default: '10' },
+    duration: { type: 'string', default: '5' },
     warmup: { type: 'string' },
     check: { type: 'boolean', default: false },
     store: { type: 'string', multiple: true },
@@ -53,6 +58,8 @@ const { values: opts } = parseArgs({
 const DEFAULT_TARGETS = { bcrypt: 0.7, route: 0.35 };
 const P99_UNDER_LOGINS_TARGET_MS = 50;
 const ROUTE_CONNECTIONS = 16;
+/** Logins in flight for a login row: twice the pool, so no bcrypt thread ever waits for work. */
+const loginConnections = () => Math.max(4, poolSize * 2);
 
 const duration = Number(opts.duration);
 const warmup = opts.warmup === undefined ? Math.min(2, Math.max(1, Math.round(duration / 5))) : Number(opts.warmup);
@@ -124,18 +131,28 @@ function summarize(r) {
   };
 }
 
-/** One autocannon run after a warm-up run of the same load. */
+/**
+ * One autocannon run after a warm-up run of the same load. A login row's
+ * queued logins are drained after each (see drainLogins), so neither the
+ * warm-up's leftovers count against the run nor the run's against what follows.
+ */
 async function load({ baseUrl, row, seconds, connections, overallRate, warm = true }) {
   const options = {
     url: baseUrl,
-    connections: connections ?? row.connections ?? (row.bound === 'bcrypt' ? Math.max(4, poolSize * 2) : ROUTE_CONNECTIONS),
+    connections: connections ?? row.connections ?? (row.bound === 'bcrypt' ? loginConnections() : ROUTE_CONNECTIONS),
     requests: row.requests,
     verifyBody: row.verifyBody,
     overallRate,
     timeout: 20,
   };
-  if (warm && warmup > 0) await autocannon({ ...options, duration: warmup });
-  return summarize(await autocannon({ ...options, duration: seconds }));
+  const drain = () => (row.bound === 'bcrypt' ? drainLogins(baseUrl, row) : undefined);
+  if (warm && warmup > 0) {
+    await autocannon({ ...options, duration: warmup });
+    await drain();
+  }
+  const result = await autocannon({ ...options, duration: seconds });
+  await drain();
+  return summarize(result);
 }
 
 /** A plain HTTP call for the bench modules' setup. */
@@ -157,28 +174,61 @@ async function request(baseUrl, method, urlPath, { headers = {}, form, body } = 
   return { status: res.status, headers: Object.fromEntries(res.headers), body: text, json };
 }
 
-/** Each request of a row once, before measuring: a broken row says why. */
-async function preflight(baseUrl, row) {
-  for (const r of row.requests) {
-    const res = await request(baseUrl, r.method ?? 'GET', r.path ?? '/', { headers: r.headers, body: r.body });
-    if (res.status < 200 || res.status > 299) {
-      throw new Error(`${row.name}: ${r.method ?? 'GET'} ${r.path} answered ${res.status}: ${res.body.slice(0, 300)}`);
-    }
-    if (row.verifyBody && !row.verifyBody(res.body)) throw new Error(`${row.name}: the row rejects the body ${res.body.slice(0, 300)}`);
-  }
+/**
+ * Waits until the server has finished the logins a run left queued (autocannon
+ * stops sending, the server does not stop working): one more login queues
+ * behind them in the first-come, first-served bcrypt pool, so its answer
+ * comes after theirs. Keeps that work out of the next measurement, and out of
+ * the server's shutdown drain.
+ */
+async function drainLogins(baseUrl, row) {
+  const r = row.requests[0];
+  await request(baseUrl, r.method ?? 'GET', r.path ?? '/', { headers: r.headers, body: r.body });
 }
 
-/** (b) a bare Express 5 route with GET /user's JSON, in a child process like the server. */
-async function bareExpress() {
+/** Response headers a bare answer must not copy: per-connection, per-answer or computed by Node. */
+const UNCOPIED_HEADERS = new Set(['date', 'connection', 'keep-alive', 'content-length', 'transfer-encoding', 'content-encoding', 'etag']);
+
+/**
+ * Each request of a row once, before measuring: a broken row says why.
+ * Returns what each request was answered (status, headers, parsed JSON), the
+ * answers a route row's bare baseline gives.
+ */
+async function preflight(baseUrl, row) {
+  const answers = [];
+  for (const r of row.requests) {
+    const method = r.method ?? 'GET';
+    const res = await request(baseUrl, method, r.path ?? '/', { headers: r.headers, body: r.body });
+    if (res.status < 200 || res.status > 299) {
+      throw new Error(`${row.name}: ${method} ${r.path} answered ${res.status}: ${res.body.slice(0, 300)}`);
+    }
+    if (row.verifyBody && !row.verifyBody(res.body)) throw new Error(`${row.name}: the row rejects the body ${res.body.slice(0, 300)}`);
+    const headers = Object.fromEntries(Object.entries(res.headers).filter(([k]) => !UNCOPIED_HEADERS.has(k)));
+    answers.push({ method, path: new URL(r.path ?? '/', baseUrl).pathname, status: res.status, headers, body: res.json });
+  }
+  return answers;
+}
+
+/**
+ * (b) a route row's baseline: a bare Express 5 app, in a child process like
+ * the server, sent the row's own requests and answering them with the JSON
+ * the server answered in the preflight (the first answer per method and path).
+ */
+async function bareExpress(row, answers) {
+  const routes = [];
+  for (const a of answers) {
+    if (a.body === undefined) throw new Error(`${row.name}: the bare baseline needs a JSON answer (${a.method} ${a.path} answered none)`);
+    if (!routes.some((r) => r.method === a.method && r.path === a.path)) routes.push(a);
+  }
   const bare = await startProcess({
-    env: serverEnv({ NODE_ENV: 'production' }),
+    env: serverEnv({ NODE_ENV: 'production', BARE_ROUTES: JSON.stringify(routes) }),
     script: path.join(repoRoot, 'scripts/bench/_bare-express.mjs'),
-    readyPath: '/user',
+    readyPath: '/_bare/ready',
     name: 'bare express',
   });
   try {
-    const m = await load({ baseUrl: bare.baseUrl, row: { bound: 'route', requests: [{ method: 'GET', path: '/user' }] }, seconds: duration });
-    if (!m.valid) throw new Error(`the bare Express baseline failed: ${m.problems.join(', ')}`);
+    const m = await load({ baseUrl: bare.baseUrl, row, seconds: duration });
+    if (!m.valid) throw new Error(`the bare Express baseline of ${row.name} failed: ${m.problems.join(', ')}`);
     return m;
   } finally {
     await bare.stop();
@@ -188,6 +238,7 @@ async function bareExpress() {
 // ---------------------------------------------------------------- one store
 
 async function benchStore(kind, modules, results) {
+  const started = performance.now();
   const postgresUrl = process.env.DATABASE_URL?.trim();
   const db = await freshDatabase({ kind, postgresUrl, label: 'bench' });
   const env = serverEnv({
@@ -203,6 +254,7 @@ async function benchStore(kind, modules, results) {
   const admin = adminRunner(env);
   const fixtures = {};
   for (const m of modules) if (typeof m.prepare === 'function') fixtures[m.api] = await m.prepare({ admin });
+  console.log(dim(`  fixtures made with the admin CLI in ${fmt((performance.now() - started) / 1000)} s`));
 
   const server = await startProcess({ env });
   try {
@@ -214,10 +266,11 @@ async function benchStore(kind, modules, results) {
         rows.push({ ...row, api: m.api, target: row.target ?? DEFAULT_TARGETS[row.bound] });
       }
     }
-    for (const row of rows) await preflight(server.baseUrl, row);
+    const answers = new Map();
+    for (const row of rows) answers.set(row, await preflight(server.baseUrl, row));
 
-    // (a)(c) the bcrypt bound, then each login row alone; (b)(c) the bare
-    // Express baseline, then each cheap row alone. Each bound is measured
+    // (a)(c) the bcrypt bound, then each login row alone; (b)(c) each cheap
+    // row's bare Express baseline, then the row alone. Each bound is measured
     // right before its rows, so load from elsewhere on the machine drifts
     // as little as possible between a bound and the rows compared with it.
     for (const bound of ['bcrypt', 'route']) {
@@ -229,13 +282,15 @@ async function benchStore(kind, modules, results) {
         boundRate = b.rate;
         console.log(`  bcrypt bound: ${fmt(b.rate, 2)} compares/s (${b.compares} compares, cost ${cost}, ${poolSize} threads)`);
         results.push({ store: label, name: `bcrypt compare, cost ${cost}, ${poolSize} threads`, kind: 'bound', rps: b.rate, valid: true });
-      } else {
-        const b = await bareExpress();
-        boundRate = b.rps;
-        console.log(`  bare Express 5 GET /user: ${fmt(b.rps, 1)} req/s, p50 ${b.p50} ms, p99 ${b.p99} ms`);
-        results.push({ store: label, name: 'bare Express 5 GET /user', kind: 'bound', ...b });
       }
       for (const row of group) {
+        if (bound === 'route') {
+          const b = await bareExpress(row, answers.get(row));
+          boundRate = b.rps;
+          const name = `bare Express 5, ${row.name}'s answer`;
+          console.log(`  ${name}: ${fmt(b.rps, 1)} req/s, p50 ${b.p50} ms, p99 ${b.p99} ms`);
+          results.push({ store: label, name, kind: 'bound', ...b });
+        }
         const m = await load({ baseUrl: server.baseUrl, row, seconds: duration });
         const ratio = m.valid && boundRate ? m.rps / boundRate : undefined;
         const pass = ratio !== undefined && ratio >= row.target;
@@ -249,12 +304,16 @@ async function benchStore(kind, modules, results) {
     }
 
     // (d): each cheap row at a fixed rate while every login row runs flat out.
+    // The login rows share the connections of one login row between them: the
+    // bcrypt pool stays saturated without a queue so deep that a row's logins
+    // cannot come back within the run.
     const logins = rows.filter((r) => r.bound === 'bcrypt');
+    const bgConnections = Math.max(1, Math.ceil(loginConnections() / Math.max(1, logins.length)));
     for (const row of rows.filter((r) => r.bound === 'route')) {
       if (logins.length === 0) break;
       const [probe, ...bg] = await Promise.all([
         load({ baseUrl: server.baseUrl, row, seconds: duration, connections: 10, overallRate: probeRate, warm: false }),
-        ...logins.map((l) => load({ baseUrl: server.baseUrl, row: l, seconds: duration + 1, warm: false })),
+        ...logins.map((l) => load({ baseUrl: server.baseUrl, row: l, seconds: duration + 1, connections: bgConnections, warm: false })),
       ]);
       const bgProblems = bg.flatMap((b, i) => b.problems.map((p) => `${logins[i].name}: ${p}`));
       const valid = probe.valid && bgProblems.length === 0;
@@ -286,6 +345,7 @@ async function benchStore(kind, modules, results) {
       for (const l of errors.slice(0, 3)) console.log(dim(`    ${l.slice(0, 600)}`));
     }
     await db.drop();
+    console.log(dim(`  ${kind} done in ${fmt((performance.now() - started) / 1000)} s`));
   }
 }
 
