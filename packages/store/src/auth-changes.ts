@@ -21,13 +21,19 @@ export class AuthChanges {
   readonly #listeners = new Set<AuthChangeListener>();
   #live = false;
   #onFirstSubscribe: (() => void) | undefined;
+  readonly #open: () => boolean;
 
-  constructor(onFirstSubscribe?: () => void) {
-    this.#onFirstSubscribe = onFirstSubscribe;
+  /**
+   * @param opts.onFirstSubscribe starts listening (lazily: a CLI run never needs it)
+   * @param opts.open false once the database was closed under us
+   */
+  constructor(opts: { onFirstSubscribe?: () => void; open?: () => boolean } = {}) {
+    this.#onFirstSubscribe = opts.onFirstSubscribe;
+    this.#open = opts.open ?? (() => true);
   }
 
   get live(): boolean {
-    return this.#live;
+    return this.#live && this.#open();
   }
 
   subscribe(listener: AuthChangeListener): () => void {

@@ -37,10 +37,13 @@ export async function openPostgres({ url, poolMax = 10 }: PostgresOptions): Prom
   // Postgres hands a session its own notifications before its COMMIT returns,
   // so a change written through this pool is heard before the write resolves.
   let listener: { stop(): Promise<void> } | undefined;
-  const authChanges: AuthChanges = new AuthChanges(() => {
-    listener = startDedicatedListener(authChanges, { url });
+  const authChanges: AuthChanges = new AuthChanges({
+    onFirstSubscribe: () => {
+      listener = startDedicatedListener(authChanges, { url });
+    },
+    open: () => knex.client.pool !== undefined, // knex.destroy() clears it
   });
-  const knex = knexFactory({
+  const knex: Knex = knexFactory({
     client: 'pg',
     connection: { connectionString: url, connectionTimeoutMillis: 3000 },
     pool: {
@@ -104,7 +107,7 @@ export async function openPglite({ dataDir, loadDataDir }: PgliteOptions = {}): 
     const pglite = await PGlite.create({ dataDir, loadDataDir });
     // One process, one connection: a notification is delivered before the
     // query (or COMMIT) that caused it resolves, so the feed is always live.
-    const authChanges = new AuthChanges();
+    const authChanges: AuthChanges = new AuthChanges({ open: () => !pglite.closed });
     await pglite.listen(AUTH_CHANGED_CHANNEL, (payload) => authChanges.emit(payload));
     authChanges.setLive(true);
     const knex = knexFactory({

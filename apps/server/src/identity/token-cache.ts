@@ -38,7 +38,8 @@ export class TokenCache extends EventEmitter {
   /** userId → keys of that user's entries. */
   readonly #byUser = new Map<string, Set<string>>();
   #generation = 0;
-  #live: boolean;
+  #closed = false;
+  readonly #changes: AuthChanges | undefined;
   readonly #unsubscribe: (() => void) | undefined;
 
   constructor(opts: TokenCacheOptions) {
@@ -46,21 +47,17 @@ export class TokenCache extends EventEmitter {
     this.#ttlMs = opts.ttlSeconds * 1000;
     this.#max = opts.maxEntries;
     this.#now = opts.now ?? Date.now;
-    const changes = this.#ttlMs > 0 ? opts.changes : undefined;
-    this.#live = false;
-    this.#unsubscribe = changes?.subscribe({
+    this.#changes = this.#ttlMs > 0 ? opts.changes : undefined;
+    this.#unsubscribe = this.#changes?.subscribe({
       changed: (userId) => this.invalidate(userId),
-      live: (on) => {
-        this.#live = on;
-        this.invalidate('*');
-      },
+      // missed changes are unknown: start over either way
+      live: () => this.invalidate('*'),
     });
-    this.#live = changes?.live ?? false;
   }
 
   /** True while rows may be served from memory. */
   get enabled(): boolean {
-    return this.#live;
+    return !this.#closed && (this.#changes?.live ?? false);
   }
 
   get size(): number {
@@ -73,7 +70,7 @@ export class TokenCache extends EventEmitter {
    * nothing changed meanwhile.
    */
   async get(key: string, load: () => Promise<TokenRow | undefined>): Promise<TokenRow | undefined> {
-    if (!this.#live) return load();
+    if (!this.enabled) return load();
     const now = this.#now();
     const hit = this.#entries.get(key);
     if (hit) {
@@ -86,7 +83,7 @@ export class TokenCache extends EventEmitter {
     }
     const generation = this.#generation;
     const row = await load();
-    if (row && this.#live && generation === this.#generation) this.#put(key, row, now);
+    if (row && generation === this.#generation && this.enabled) this.#put(key, row, now);
     return row;
   }
 
@@ -118,8 +115,9 @@ export class TokenCache extends EventEmitter {
   }
 
   close(): void {
+    this.#closed = true;
     this.#unsubscribe?.();
-    this.#live = false;
+    this.#generation++;
     this.#entries.clear();
     this.#byUser.clear();
   }
