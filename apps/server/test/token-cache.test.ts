@@ -97,6 +97,8 @@ describe('TokenCache', () => {
     await cache.get('b1', async () => (reads++, row('3', 'bob')));
     changes.emit('alice');
     expect(cache.size).toBe(1);
+    await cache.get('b1', async () => (reads++, row('3', 'bob')));
+    expect(reads).toBe(3); // bob still from memory
     changes.emit(undefined); // no payload: everyone
     expect(cache.size).toBe(0);
   });
