@@ -63,6 +63,20 @@ describe('TokenCache', () => {
     expect(await cache.get('k1', load)).toBeUndefined();
   });
 
+  test("a JWT's own exp bounds how long its row is served", async () => {
+    let now = 1_000_000;
+    const cache = new TokenCache({ ttlSeconds: 30, maxEntries: 10, changes: feed(), now: () => now });
+    let reads = 0;
+    const load = async () => (reads++, { row: row('1', 'u1'), notAfter: 1_002_000 });
+    expect(await cache.get('k1', load)).toMatchObject({ id: '1' });
+    now = 1_001_999;
+    await cache.get('k1', load);
+    expect(reads).toBe(1);
+    now = 1_002_000;
+    await cache.get('k1', load);
+    expect(reads).toBe(2);
+  });
+
   test('never caches a miss', async () => {
     const cache = new TokenCache({ ttlSeconds: 30, maxEntries: 10, changes: feed() });
     let reads = 0;

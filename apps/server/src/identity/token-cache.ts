@@ -12,9 +12,12 @@ export interface TokenCacheOptions {
 
 interface Entry {
   row: TokenRow;
-  /** When this entry stops being served (the cache TTL, not the token's expiry). */
+  /** When this entry stops being served: the cache TTL, or sooner (a JWT's exp). */
   until: number;
 }
+
+/** What a load found: a live row, and optionally a time past which it must not be served (ms). */
+export type Loaded = TokenRow | { row: TokenRow; notAfter: number };
 
 /**
  * A bounded, short-lived, in-memory cache of live token rows, keyed by
@@ -69,8 +72,8 @@ export class TokenCache extends EventEmitter {
    * TTL and not past the token's own expiry; else from `load`, cached when
    * nothing changed meanwhile.
    */
-  async get(key: string, load: () => Promise<TokenRow | undefined>): Promise<TokenRow | undefined> {
-    if (!this.enabled) return load();
+  async get(key: string, load: () => Promise<Loaded | undefined>): Promise<TokenRow | undefined> {
+    if (!this.enabled) return rowOf(await load());
     const now = this.#now();
     const hit = this.#entries.get(key);
     if (hit) {
@@ -82,8 +85,11 @@ export class TokenCache extends EventEmitter {
       this.#drop(key, hit.row.userId);
     }
     const generation = this.#generation;
-    const row = await load();
-    if (row && generation === this.#generation && this.enabled) this.#put(key, row, now);
+    const loaded = await load();
+    const row = rowOf(loaded);
+    if (row && generation === this.#generation && this.enabled) {
+      this.#put(key, row, Math.min(now + this.#ttlMs, loaded && 'notAfter' in loaded ? loaded.notAfter : Infinity));
+    }
     return row;
   }
 
@@ -122,10 +128,10 @@ export class TokenCache extends EventEmitter {
     this.#byUser.clear();
   }
 
-  #put(key: string, row: TokenRow, now: number): void {
+  #put(key: string, row: TokenRow, until: number): void {
     const old = this.#entries.get(key);
     if (old) this.#drop(key, old.row.userId);
-    this.#entries.set(key, { row, until: now + this.#ttlMs });
+    this.#entries.set(key, { row, until });
     let keys = this.#byUser.get(row.userId);
     if (!keys) this.#byUser.set(row.userId, (keys = new Set()));
     keys.add(key);
@@ -143,4 +149,8 @@ export class TokenCache extends EventEmitter {
       if (keys.size === 0) this.#byUser.delete(userId);
     }
   }
+}
+
+function rowOf(loaded: Loaded | undefined): TokenRow | undefined {
+  return loaded && 'notAfter' in loaded ? loaded.row : loaded;
 }

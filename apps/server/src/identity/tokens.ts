@@ -100,6 +100,14 @@ export class TokenService {
   /** The live row of a JWT of `api`, or undefined for any bad, expired or revoked token. */
   async verifyJwt(api: string, kind: string, token: string): Promise<TokenRow | undefined> {
     if (!token || token.length > 2048) return undefined;
+    if (!this.#cache?.enabled) return (await this.#verifyJwtUncached(api, kind, token))?.row;
+    // The whole JWT is the key: the very string whose signature, audience,
+    // issuer and subject were checked, served until its own exp at the latest.
+    // Checking them again would cost more than the rest of the request.
+    return this.#cache.get(`jwt\n${api}\n${kind}\n${sha256(token)}`, () => this.#verifyJwtUncached(api, kind, token));
+  }
+
+  async #verifyJwtUncached(api: string, kind: string, token: string): Promise<{ row: TokenRow; notAfter: number } | undefined> {
     let claims: jwt.JwtPayload;
     try {
       claims = jwt.verify(token, this.#key, { algorithms: ['HS256'], audience: api, issuer: ISSUER }) as jwt.JwtPayload;
@@ -107,8 +115,9 @@ export class TokenService {
       return undefined;
     }
     if (typeof claims.jti !== 'string') return undefined;
-    const row = await this.#findLive(api, kind, sha256(claims.jti));
-    return row && row.userId === claims.sub ? row : undefined;
+    const row = await this.#store.tokens.findLive(api, kind, sha256(claims.jti));
+    if (!row || row.userId !== claims.sub) return undefined;
+    return { row, notAfter: typeof claims.exp === 'number' ? claims.exp * 1000 : Infinity };
   }
 
   /**
