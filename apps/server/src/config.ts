@@ -32,6 +32,9 @@ export interface Config {
     authV3WebSessionTtl: number;
     /** Coalescing of lastUsageTime writes, seconds. */
     lastUsedGranularity: number;
+    /** Live token rows served from memory for at most this long, seconds; 0 = no cache. */
+    cacheTtl: number;
+    cacheMaxEntries: number;
   };
   throttle: {
     enabled: boolean;
@@ -142,6 +145,8 @@ export function loadConfig(env: Env = process.env): Config {
       authV3Ttl: int('AUTH_V3_TOKEN_TTL', 86_400, 30),
       authV3WebSessionTtl: int('AUTH_V3_WEB_SESSION_TTL', 28_800, 60, 31 * 86_400),
       lastUsedGranularity: int('LAST_USED_GRANULARITY', 60, 1, 86_400),
+      cacheTtl: int('TOKEN_CACHE_TTL_SECONDS', 30, 0, 3600),
+      cacheMaxEntries: int('TOKEN_CACHE_MAX_ENTRIES', 10_000, 1, 10_000_000),
     },
     throttle: {
       enabled: bool('THROTTLE_ENABLED', true),

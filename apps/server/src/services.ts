@@ -6,6 +6,7 @@ import { ClientCredentials } from './identity/clients.ts';
 import { Mailer } from './identity/mail.ts';
 import { PasswordHasher } from './identity/passwords.ts';
 import { LoginThrottle } from './identity/throttle.ts';
+import { TokenCache } from './identity/token-cache.ts';
 import { TokenService } from './identity/tokens.ts';
 
 /** Everything a handler may use. Built once per server by createServices. */
@@ -16,6 +17,8 @@ export interface Services {
   log: Logger;
   passwords: PasswordHasher;
   tokens: TokenService;
+  /** Live token rows in memory, kept exact by the database's change notifications. */
+  tokenCache: TokenCache;
   throttle: LoginThrottle;
   accounts: Accounts;
   clients: ClientCredentials;
@@ -26,13 +29,23 @@ export function createServices(config: Config, db: Database, log: Logger, jwtSec
   const store = createStore(db.knex);
   const passwords = new PasswordHasher({ cost: config.bcryptCost, poolSize: config.bcryptPoolSize });
   const throttle = new LoginThrottle(store, config.throttle);
+  const tokenCache = new TokenCache({
+    ttlSeconds: config.tokens.cacheTtl,
+    maxEntries: config.tokens.cacheMaxEntries,
+    changes: db.authChanges,
+  });
   return {
     config,
     db,
     store,
     log,
     passwords,
-    tokens: new TokenService(store, { jwtSecret, lastUsedGranularitySeconds: config.tokens.lastUsedGranularity }),
+    tokens: new TokenService(store, {
+      jwtSecret,
+      lastUsedGranularitySeconds: config.tokens.lastUsedGranularity,
+      cache: tokenCache,
+    }),
+    tokenCache,
     throttle,
     accounts: new Accounts(store, passwords, throttle),
     clients: new ClientCredentials(store),
@@ -42,6 +55,7 @@ export function createServices(config: Config, db: Database, log: Logger, jwtSec
 
 /** Stops the worker pool and the mail transport (the database is closed by its owner). */
 export async function closeServices(s: Services): Promise<void> {
+  s.tokenCache.close();
   s.mailer.close();
   await s.passwords.close();
 }

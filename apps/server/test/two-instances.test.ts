@@ -34,6 +34,11 @@ describe('two instances over one Postgres database', () => {
     dbB = await openPostgres({ url: url.toString(), poolMax: 5 }); // instance B's own pool
     a = await startServer(env, { db: dbA });
     b = await startServer(env, { db: dbB });
+    // each listens for the other's changes on a connection of its own (bounded wait)
+    for (let i = 0; !(a.services.tokenCache.enabled && b.services.tokenCache.enabled); i++) {
+      if (i > 500) throw new Error('the token caches never started listening');
+      await new Promise((r) => setTimeout(r, 20));
+    }
     // created through A's services, verified by B
     const created = await a.services.clients.create('oauth', 'two-instances');
     client = { id: created.client.clientId, secret: created.secret! };
@@ -63,6 +68,17 @@ describe('two instances over one Postgres database', () => {
     expect(r.status).toBe(200);
     return ((await r.json()) as { access_token: string }).access_token;
   }
+
+  /** Resolves when `srv`'s token cache has dropped `userId`'s entries. */
+  const invalidatedOn = (srv: TestServer, userId: string) =>
+    new Promise<void>((resolve) => {
+      const on = (who: string) => {
+        if (who !== userId && who !== '*') return;
+        srv.services.tokenCache.off('invalidated', on);
+        resolve();
+      };
+      srv.services.tokenCache.on('invalidated', on);
+    });
 
   test('two separate listeners, each with its own connection pool', () => {
     expect(a.baseUrl).not.toBe(b.baseUrl);
@@ -98,6 +114,10 @@ describe('two instances over one Postgres database', () => {
     expect((await me(b, onA)).status).toBe(200);
     expect((await me(a, onB)).status).toBe(200);
 
+    // B hears of a change committed through A's pool by NOTIFY on its own
+    // connection: wait for that, not for a time, then B must refuse at once.
+    // (A hears its own writes before they resolve: no wait there.)
+    let heard = invalidatedOn(b, id);
     // Over HTTP on A: changing the password revokes every other token (onB).
     const put = await fetch(`${a.baseUrl}/user/${id}`, {
       method: 'PUT',
@@ -105,6 +125,8 @@ describe('two instances over one Postgres database', () => {
       body: form({ password: 'another good password' }),
     });
     expect(put.status).toBe(200);
+    expect((await me(a, onB)).status).toBe(401);
+    await heard;
     for (const srv of [b, a]) {
       const r = await me(srv, onB);
       expect(r.status).toBe(401);
@@ -116,12 +138,19 @@ describe('two instances over one Postgres database', () => {
     const { jti } = JSON.parse(Buffer.from(onA.split('.')[1]!, 'base64url').toString()) as { jti: string };
     const row = await a.services.tokens.findOpaque('mts-auth', 'access', jti);
     expect(row).toBeDefined();
+    heard = invalidatedOn(b, id);
     expect(await a.services.store.tokens.revokeFamily(row!.id)).toBe(1);
-    expect((await me(b, onA)).status).toBe(401);
     expect((await me(a, onA)).status).toBe(401);
+    await heard;
+    expect((await me(b, onA)).status).toBe(401);
     // the old password is gone everywhere, the new one works everywhere
     expect((await token(b, email)).status).toBe(400);
     await accessToken(b, email, 'another good password');
+  });
+
+  test('both cache live tokens (so the test above exercised the cache)', () => {
+    expect(a.services.tokenCache.enabled).toBe(true);
+    expect(b.services.tokenCache.enabled).toBe(true);
   });
 
   test('failed sign-ins are counted across both servers, and the lockout holds on both', async () => {

@@ -5,11 +5,14 @@ import ClientPgLite from 'knex-pglite';
 import { PGlite } from '@electric-sql/pglite';
 import lockfile from 'proper-lockfile';
 import pg from 'pg';
+import { AUTH_CHANGED_CHANNEL, AuthChanges, listenOn, startDedicatedListener } from './auth-changes.ts';
 import { migrationNames, migrationSource } from './migrations/index.ts';
 
 export interface Database {
   readonly knex: Knex;
   readonly kind: 'pglite' | 'postgres';
+  /** Committed changes to token liveness, from any process (see auth-changes.ts). */
+  readonly authChanges: AuthChanges;
   close(): Promise<void>;
   /** PGlite only: a snapshot of the whole database, for `loadDataDir`. */
   dump?: () => Promise<Blob>;
@@ -29,13 +32,37 @@ export interface PostgresOptions {
 }
 
 export async function openPostgres({ url, poolMax = 10 }: PostgresOptions): Promise<Database> {
-  const knex = knexFactory({
+  // Changes committed by other processes arrive on a dedicated connection,
+  // started when something subscribes. Every pooled connection LISTENs too:
+  // Postgres hands a session its own notifications before its COMMIT returns,
+  // so a change written through this pool is heard before the write resolves.
+  let listener: { stop(): Promise<void> } | undefined;
+  const authChanges: AuthChanges = new AuthChanges({
+    onFirstSubscribe: () => {
+      listener = startDedicatedListener(authChanges, { url });
+    },
+    open: () => knex.client.pool !== undefined, // knex.destroy() clears it
+  });
+  const knex: Knex = knexFactory({
     client: 'pg',
     connection: { connectionString: url, connectionTimeoutMillis: 3000 },
-    pool: { min: 0, max: poolMax },
+    pool: {
+      min: 0,
+      max: poolMax,
+      afterCreate: (conn: pg.Client, done: (err: Error | null, conn: pg.Client) => void) =>
+        listenOn(conn, authChanges, (err) => done(err, conn)),
+    },
     acquireConnectionTimeout: 5000,
   });
-  return { knex, kind: 'postgres', close: () => knex.destroy() };
+  return {
+    knex,
+    kind: 'postgres',
+    authChanges,
+    close: async () => {
+      await listener?.stop();
+      await knex.destroy();
+    },
+  };
 }
 
 export interface PgliteOptions {
@@ -78,6 +105,11 @@ export async function openPglite({ dataDir, loadDataDir }: PgliteOptions = {}): 
   }
   try {
     const pglite = await PGlite.create({ dataDir, loadDataDir });
+    // One process, one connection: a notification is delivered before the
+    // query (or COMMIT) that caused it resolves, so the feed is always live.
+    const authChanges: AuthChanges = new AuthChanges({ open: () => !pglite.closed });
+    await pglite.listen(AUTH_CHANGED_CHANNEL, (payload) => authChanges.emit(payload));
+    authChanges.setLive(true);
     const knex = knexFactory({
       client: ClientPgLite as unknown as typeof Knex.Client,
       dialect: 'postgres',
@@ -86,6 +118,7 @@ export async function openPglite({ dataDir, loadDataDir }: PgliteOptions = {}): 
     return {
       knex,
       kind: 'pglite',
+      authChanges,
       dump: async () => (await pglite.dumpDataDir('none')) as Blob,
       close: async () => {
         await knex.destroy(); // knex-pglite closes the PGlite instance with its pool

@@ -7,6 +7,7 @@ import { throttleRepo } from './repos/throttle.ts';
 import { tokensRepo } from './repos/tokens.ts';
 import { usersRepo } from './repos/users.ts';
 
+export * from './auth-changes.ts';
 export * from './database.ts';
 export * from './repos/audit.ts';
 export * from './repos/clients.ts';

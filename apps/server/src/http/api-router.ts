@@ -6,6 +6,7 @@ import type { Services } from '../services.ts';
 import { ApiError, kindForStatus, type ErrorDialect } from './errors.ts';
 import { inFlightOf } from './in-flight.ts';
 import { toApiError } from './to-api-error.ts';
+import { memoizeValidatorRouteCompilation } from './validator-route-cache.ts';
 
 /* ---------- types derived from openapi-typescript's `operations` ---------- */
 
@@ -87,6 +88,7 @@ export function buildApiRouter<Ops>(def: ApiDefinition<Ops>, services: Services)
   const handlers = def.handlers(services) as Record<string, Handler<unknown>>;
   const router = express.Router({ strict: false, caseSensitive: true });
   const { config } = services;
+  memoizeValidatorRouteCompilation();
 
   if (def.headers) {
     const headers = def.headers;

@@ -10,6 +10,7 @@ import { buildApiRouter, type ApiDefinition } from './api-router.ts';
 import { InFlight } from './in-flight.ts';
 import { redactUrl } from './log-redact.ts';
 import { createMetrics } from './metrics.ts';
+import { settleUrlParseDeprecation } from './url-parse-warning.ts';
 import { randomUUID } from 'node:crypto';
 
 export interface AppOptions {
@@ -43,6 +44,7 @@ const DOCS_CSP = [
  */
 export function createApp(services: Services, opts: AppOptions): Express {
   const { config } = services;
+  settleUrlParseDeprecation();
   const app = express();
   app.locals.inFlight = new InFlight();
   app.disable('x-powered-by');

@@ -38,7 +38,9 @@ export interface ApiErrorOptions {
 
 /**
  * A failure to report to the caller. Handlers throw it; the API's dialect
- * turns it into that API's documented error body.
+ * turns it into that API's documented error body. It is an expected answer,
+ * not a bug: no stack trace is captured (capturing one cost more than the
+ * rest of a refused request).
  */
 export class ApiError extends Error {
   override name = 'ApiError';
@@ -48,7 +50,10 @@ export class ApiError extends Error {
   readonly headers: Record<string, string>;
 
   constructor(kind: ErrorKind, message: string, opts: ApiErrorOptions = {}) {
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(message);
+    Error.stackTraceLimit = limit;
     this.kind = kind;
     this.status = opts.status ?? statusOfKind[kind];
     this.code = opts.code;

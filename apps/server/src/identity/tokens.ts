@@ -2,6 +2,7 @@ import { createSecretKey, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import type { Store, TokenRow } from '@polyauth/store';
 import { randomSecret, sha256 } from './secrets.ts';
+import type { TokenCache } from './token-cache.ts';
 
 export type { TokenRow };
 
@@ -34,7 +35,8 @@ const ISSUER = 'polyauth';
  * Issues and checks tokens of every API. Only SHA-256 hashes are stored.
  * JWT access tokens (mts-auth, oauth-service) are rejected on signature,
  * audience or expiry before any database read, then looked up by `jti` so
- * that revocation takes effect at once.
+ * that revocation takes effect at once. Live rows may come from a TokenCache,
+ * which the database's change notifications keep exact (see token-cache.ts).
  */
 export class TokenService {
   readonly #key: KeyObject;
@@ -42,12 +44,20 @@ export class TokenService {
   readonly #granularityMs: number;
   /** token id → last time written, so lastUsedAt is not a write per request. */
   readonly #lastTouched = new Map<string, number>();
+  readonly #cache: TokenCache | undefined;
 
-  constructor(store: Store, opts: { jwtSecret: string; lastUsedGranularitySeconds: number }) {
+  constructor(store: Store, opts: { jwtSecret: string; lastUsedGranularitySeconds: number; cache?: TokenCache }) {
     if (Buffer.byteLength(opts.jwtSecret) < 32) throw new Error('the JWT secret must be at least 32 bytes');
     this.#key = createSecretKey(Buffer.from(opts.jwtSecret, 'utf8'));
     this.#store = store;
     this.#granularityMs = opts.lastUsedGranularitySeconds * 1000;
+    this.#cache = opts.cache;
+  }
+
+  /** The live row with this hash (not revoked, not expired, enabled, user not disabled). */
+  #findLive(api: string, kind: string, tokenHash: string): Promise<TokenRow | undefined> {
+    if (!this.#cache) return this.#store.tokens.findLive(api, kind, tokenHash);
+    return this.#cache.get(cacheKey(api, kind, tokenHash), () => this.#store.tokens.findLive(api, kind, tokenHash));
   }
 
   async issueOpaque(o: OpaqueOptions): Promise<IssuedToken> {
@@ -69,7 +79,7 @@ export class TokenService {
 
   async findOpaque(api: string, kind: string, token: string): Promise<TokenRow | undefined> {
     if (!token || token.length > 512) return undefined;
-    return this.#store.tokens.findLive(api, kind, sha256(token));
+    return this.#findLive(api, kind, sha256(token));
   }
 
   /** A signed JWT whose `jti` is stored (hashed) as a token row of `api`. */
@@ -90,6 +100,14 @@ export class TokenService {
   /** The live row of a JWT of `api`, or undefined for any bad, expired or revoked token. */
   async verifyJwt(api: string, kind: string, token: string): Promise<TokenRow | undefined> {
     if (!token || token.length > 2048) return undefined;
+    if (!this.#cache?.enabled) return (await this.#verifyJwtUncached(api, kind, token))?.row;
+    // The whole JWT is the key: the very string whose signature, audience,
+    // issuer and subject were checked, served until its own exp at the latest.
+    // Checking them again would cost more than the rest of the request.
+    return this.#cache.get(`jwt\n${api}\n${kind}\n${sha256(token)}`, () => this.#verifyJwtUncached(api, kind, token));
+  }
+
+  async #verifyJwtUncached(api: string, kind: string, token: string): Promise<{ row: TokenRow; notAfter: number } | undefined> {
     let claims: jwt.JwtPayload;
     try {
       claims = jwt.verify(token, this.#key, { algorithms: ['HS256'], audience: api, issuer: ISSUER }) as jwt.JwtPayload;
@@ -98,7 +116,8 @@ export class TokenService {
     }
     if (typeof claims.jti !== 'string') return undefined;
     const row = await this.#store.tokens.findLive(api, kind, sha256(claims.jti));
-    return row && row.userId === claims.sub ? row : undefined;
+    if (!row || row.userId !== claims.sub) return undefined;
+    return { row, notAfter: typeof claims.exp === 'number' ? claims.exp * 1000 : Infinity };
   }
 
   /**
@@ -129,8 +148,14 @@ export class TokenService {
     this.#lastTouched.set(row.id, now.getTime());
     if (this.#lastTouched.size > 100_000) this.#lastTouched.clear();
     await this.#store.tokens.touch(row.id, now);
+    // a cached row must read as the database would (lastUsedAt is not announced)
+    this.#cache?.patch(row, { lastUsedAt: now });
     return now;
   }
+}
+
+function cacheKey(api: string, kind: string, tokenHash: string): string {
+  return `${api}\n${kind}\n${tokenHash}`;
 }
 
 export function secondsUntil(at: Date): number {

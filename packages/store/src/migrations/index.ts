@@ -1,10 +1,12 @@
 import type { Knex } from 'knex';
 import * as identity from './20261123090000_identity.ts';
+import * as authChangeNotify from './20261123190000_auth_change_notify.ts';
 
 // Migrations are listed here rather than discovered on disk, so that they load
 // the same way under Node, jest and a bundler. Add new files in time order.
 const migrations: Record<string, Knex.Migration> = {
   '20261123090000_identity': identity,
+  '20261123190000_auth_change_notify': authChangeNotify,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
