@@ -19,6 +19,8 @@ export interface Config {
   trustProxy: string | false;
   logLevel: string;
   validateResponses: boolean;
+  /** users.last_login_at is written behind, at most this often, ms; 0 = at every login. */
+  lastLoginFlushMs: number;
   tokens: {
     /** mts-auth and oauth-service access tokens, seconds. */
     accessTtl: number;
@@ -138,6 +140,7 @@ export function loadConfig(env: Env = process.env): Config {
     trustProxy,
     logLevel: str('LOG_LEVEL', envName === 'test' ? 'silent' : 'info'),
     validateResponses: bool('VALIDATE_RESPONSES', envName === 'test'),
+    lastLoginFlushMs: int('LAST_LOGIN_FLUSH_MS', 1000, 0, 60_000),
     tokens: {
       accessTtl: int('ACCESS_TOKEN_TTL', 3600, 30),
       mintTtl: optionalSeconds('MINT_TOKEN_TTL', 3600),

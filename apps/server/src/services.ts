@@ -3,6 +3,7 @@ import { createStore, type Database, type Store } from '@polyauth/store';
 import type { Config } from './config.ts';
 import { Accounts } from './identity/accounts.ts';
 import { ClientCredentials } from './identity/clients.ts';
+import { LastLoginRecorder } from './identity/last-login.ts';
 import { Mailer } from './identity/mail.ts';
 import { PasswordHasher } from './identity/passwords.ts';
 import { LoginThrottle } from './identity/throttle.ts';
@@ -21,6 +22,8 @@ export interface Services {
   tokenCache: TokenCache;
   throttle: LoginThrottle;
   accounts: Accounts;
+  /** Write-behind of users.last_login_at (LAST_LOGIN_FLUSH_MS). */
+  lastLogins: LastLoginRecorder;
   clients: ClientCredentials;
   mailer: Mailer;
 }
@@ -34,6 +37,7 @@ export function createServices(config: Config, db: Database, log: Logger, jwtSec
     maxEntries: config.tokens.cacheMaxEntries,
     changes: db.authChanges,
   });
+  const lastLogins = new LastLoginRecorder(store, { flushMs: config.lastLoginFlushMs, log });
   return {
     config,
     db,
@@ -47,14 +51,19 @@ export function createServices(config: Config, db: Database, log: Logger, jwtSec
     }),
     tokenCache,
     throttle,
-    accounts: new Accounts(store, passwords, throttle),
+    accounts: new Accounts(store, passwords, throttle, lastLogins),
+    lastLogins,
     clients: new ClientCredentials(store),
     mailer: new Mailer({ ...config.mail, log }),
   };
 }
 
-/** Stops the worker pool and the mail transport (the database is closed by its owner). */
+/**
+ * Writes the pending last login times, then stops the worker pool and the
+ * mail transport (the database is closed by its owner, after this).
+ */
 export async function closeServices(s: Services): Promise<void> {
+  await s.lastLogins.close();
   s.tokenCache.close();
   s.mailer.close();
   await s.passwords.close();

@@ -115,6 +115,8 @@ describe('POST /auth/login', () => {
     await loginOk(u.username);
     await loginOk(u.email);
     await loginOk(u.email.toUpperCase());
+    expect((await srv.services.accounts.user(u.id))?.lastLoginAt).toBeInstanceOf(Date);
+    await srv.services.lastLogins.flush();
     const user = await srv.services.store.users.byId(u.id);
     expect(user?.lastLoginAt).toBeInstanceOf(Date);
   });
@@ -233,6 +235,9 @@ describe('POST /auth/bump', () => {
     expect(r.headers.get('vary')).toBe('Accept');
     const body = (await r.json()) as { lastLoginTime: string };
     expect(keysOf(body)).toEqual(['lastLoginTime']);
+    expect((await srv.services.accounts.user(u.id))?.lastLoginAt?.toISOString()).toBe(body.lastLoginTime);
+    // Written behind (LAST_LOGIN_FLUSH_MS): in the database once flushed.
+    await srv.services.lastLogins.flush();
     const user = await srv.services.store.users.byId(u.id);
     expect(user?.lastLoginAt?.toISOString()).toBe(body.lastLoginTime);
     expect((await tokenRow(token)).last_used_at).toBeInstanceOf(Date);

@@ -1,5 +1,6 @@
 import { IdentifierTakenError, type NewUser, type Store, type User } from '@polyauth/store';
 import { checkPasswordPolicy, MAX_PASSWORD_BYTES, type PasswordHasher } from './passwords.ts';
+import type { LastLoginRecorder } from './last-login.ts';
 import type { LoginThrottle } from './throttle.ts';
 import { totpStep } from './totp.ts';
 
@@ -34,11 +35,13 @@ export class Accounts {
   readonly #store: Store;
   readonly #passwords: PasswordHasher;
   readonly #throttle: LoginThrottle;
+  readonly #logins: LastLoginRecorder;
 
-  constructor(store: Store, passwords: PasswordHasher, throttle: LoginThrottle) {
+  constructor(store: Store, passwords: PasswordHasher, throttle: LoginThrottle, logins: LastLoginRecorder) {
     this.#store = store;
     this.#passwords = passwords;
     this.#throttle = throttle;
+    this.#logins = logins;
   }
 
   /**
@@ -110,14 +113,22 @@ export class Accounts {
       await this.#store.users.replacePasswordHash(user.id, user.passwordHash, newHash);
     }
     await this.#store.audit.write({ api: a.api, action: 'login.success', actorUserId: user.id, targetUserId: user.id, ip: a.ip });
-    return { ok: true, user };
+    return { ok: true, user: this.#logins.overlay(user) };
   }
 
-  /** Sets the user's last login time (shared by every API) to now and returns it. */
-  async recordLogin(userId: string): Promise<Date> {
-    const user = await this.#store.users.update(userId, { lastLoginAt: new Date() });
-    if (!user?.lastLoginAt) throw new Error(`user ${userId} vanished while recording a login`);
-    return user.lastLoginAt;
+  /**
+   * Sets the user's last login time (shared by every API) to now and returns
+   * it. Written behind (LastLoginRecorder): answered at once, stored within
+   * LAST_LOGIN_FLUSH_MS; `user()` sees it before.
+   */
+  recordLogin(userId: string): Promise<Date> {
+    return this.#logins.record(userId);
+  }
+
+  /** The user by id, with a last login time not yet written laid over. */
+  async user(id: string): Promise<User | undefined> {
+    const user = await this.#store.users.byId(id);
+    return user && this.#logins.overlay(user);
   }
 
   /**

@@ -145,6 +145,29 @@ export function usersRepo(db: Knex) {
       return row ? toUser(row) : undefined;
     },
 
+    /**
+     * Sets several users' last login times in one statement, never moving a
+     * stored time backwards (`greatest` ignores a NULL). Unknown ids are
+     * skipped. Returns the stored time of each user updated, by id.
+     */
+    async recordLastLogins(entries: ReadonlyArray<{ userId: string; at: Date }>): Promise<Map<string, Date>> {
+      const stored = new Map<string, Date>();
+      const valid = entries.filter((e) => /^[1-9][0-9]{0,17}$/.test(e.userId));
+      if (valid.length === 0) return stored;
+      const values = valid.map(() => '(cast(? as bigint), cast(? as timestamptz))').join(', ');
+      const bindings = valid.flatMap((e) => [e.userId, e.at.toISOString()]);
+      const result = await db.raw(
+        `update users as u
+            set last_login_at = greatest(u.last_login_at, v.at), updated_at = now()
+           from (values ${values}) as v(id, at)
+          where u.id = v.id
+      returning u.id, u.last_login_at`,
+        bindings,
+      );
+      for (const row of (result as { rows: Row[] }).rows) stored.set(String(row.id), row.last_login_at as Date);
+      return stored;
+    },
+
     async setPasswordHash(id: string, passwordHash: string, trx: Knex = db): Promise<void> {
       await trx('users')
         .where({ id })
