@@ -8,6 +8,7 @@ import { PasswordHasher } from './identity/passwords.ts';
 import { LoginThrottle } from './identity/throttle.ts';
 import { TokenCache } from './identity/token-cache.ts';
 import { TokenService } from './identity/tokens.ts';
+import { UserCache } from './identity/user-cache.ts';
 
 /** Everything a handler may use. Built once per server by createServices. */
 export interface Services {
@@ -19,6 +20,8 @@ export interface Services {
   tokens: TokenService;
   /** Live token rows in memory, kept exact by the database's change notifications. */
   tokenCache: TokenCache;
+  /** Users (and whether they are in a domain) in memory, kept exact the same way. */
+  users: UserCache;
   throttle: LoginThrottle;
   accounts: Accounts;
   clients: ClientCredentials;
@@ -46,6 +49,11 @@ export function createServices(config: Config, db: Database, log: Logger, jwtSec
       cache: tokenCache,
     }),
     tokenCache,
+    users: new UserCache(store, {
+      ttlSeconds: config.tokens.cacheTtl,
+      maxEntries: config.tokens.cacheMaxEntries,
+      changes: db.authChanges,
+    }),
     throttle,
     accounts: new Accounts(store, passwords, throttle),
     clients: new ClientCredentials(store),
@@ -56,6 +64,7 @@ export function createServices(config: Config, db: Database, log: Logger, jwtSec
 /** Stops the worker pool and the mail transport (the database is closed by its owner). */
 export async function closeServices(s: Services): Promise<void> {
   s.tokenCache.close();
+  s.users.close();
   s.mailer.close();
   await s.passwords.close();
 }
