@@ -9,6 +9,7 @@ import { PasswordHasher } from './identity/passwords.ts';
 import { LoginThrottle } from './identity/throttle.ts';
 import { TokenCache } from './identity/token-cache.ts';
 import { TokenService } from './identity/tokens.ts';
+import { UserCache } from './identity/user-cache.ts';
 
 /** Everything a handler may use. Built once per server by createServices. */
 export interface Services {
@@ -20,6 +21,8 @@ export interface Services {
   tokens: TokenService;
   /** Live token rows in memory, kept exact by the database's change notifications. */
   tokenCache: TokenCache;
+  /** Users (and whether they are in a domain) in memory, kept exact the same way. */
+  users: UserCache;
   throttle: LoginThrottle;
   accounts: Accounts;
   /** Write-behind of users.last_login_at (LAST_LOGIN_FLUSH_MS). */
@@ -50,6 +53,11 @@ export function createServices(config: Config, db: Database, log: Logger, jwtSec
       cache: tokenCache,
     }),
     tokenCache,
+    users: new UserCache(store, {
+      ttlSeconds: config.tokens.cacheTtl,
+      maxEntries: config.tokens.cacheMaxEntries,
+      changes: db.authChanges,
+    }),
     throttle,
     accounts: new Accounts(store, passwords, throttle, lastLogins),
     lastLogins,
@@ -65,6 +73,7 @@ export function createServices(config: Config, db: Database, log: Logger, jwtSec
 export async function closeServices(s: Services): Promise<void> {
   await s.lastLogins.close();
   s.tokenCache.close();
+  s.users.close();
   s.mailer.close();
   await s.passwords.close();
 }

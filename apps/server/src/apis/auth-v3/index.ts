@@ -43,7 +43,7 @@ export const authV3Api = defineApi<Ops>({
   dialect: authV3Error,
   headers: NO_STORE,
   handlers: (s: Services) => {
-    const { store, tokens, accounts, config } = s;
+    const { store, tokens, accounts, config, users } = s;
     const impersonation = new Impersonation(store, tokens);
 
     /** Whole seconds, so the `expires` answered is exactly the one stored. */
@@ -54,7 +54,7 @@ export const authV3Api = defineApi<Ops>({
       const parsed = parseAuthV3Token(token);
       const row = parsed ? await tokens.findOpaque(AUTH_V3, AUTH_V3_TOKEN_KIND, token) : undefined;
       if (!parsed || !row || row.userId !== parsed.userId) throw tokenInvalid();
-      const user = await store.users.byId(row.userId);
+      const user = await users.byId(row.userId);
       if (!user || user.disabled) throw tokenInvalid();
       await tokens.touch(row);
       return { row, user };

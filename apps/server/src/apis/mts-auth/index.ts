@@ -53,7 +53,7 @@ export const mtsAuthApi = defineApi<Ops>({
   specPath: specPath(API),
   dialect: mtsError,
   handlers: (s: Services) => {
-    const { store, tokens, accounts, clients, throttle, config } = s;
+    const { store, tokens, accounts, clients, throttle, config, users } = s;
 
     /**
      * The live token row, or a 401. One indexed read: findLive already
@@ -69,7 +69,7 @@ export const mtsAuthApi = defineApi<Ops>({
     /** The signed-in user and token, or a 401. */
     async function authenticate(ctx: HandlerContext<unknown>) {
       const row = await authenticatedToken(ctx);
-      const user = await store.users.byId(row.userId);
+      const user = await users.byId(row.userId);
       if (!user) throw invalidToken();
       return { row, user };
     }
@@ -136,10 +136,9 @@ export const mtsAuthApi = defineApi<Ops>({
       async getUser(ctx) {
         const { user: me } = await authenticate(ctx);
         assertMayAccess(me, ctx.params.id);
-        const user = ctx.params.id === me.id ? me : await store.users.byId(ctx.params.id);
+        const user = ctx.params.id === me.id ? me : await users.byId(ctx.params.id);
         if (!user) throw new ApiError('not_found', 'There is no such user.');
-        const domains = await store.domains.ofUser(user.id);
-        return { status: 200, body: toUserBody(user, domains.length > 0) };
+        return { status: 200, body: toUserBody(user, await users.inAnyDomain(user.id)) };
       },
 
       async updateUser(ctx) {
