@@ -31,6 +31,24 @@ export interface OpaqueOptions {
 
 const ISSUER = 'polyauth';
 
+export interface SessionJwt {
+  token: string;
+  jti: string;
+  expiresAt: Date;
+}
+
+export interface SessionClaims {
+  /** The session token's row id. */
+  sid: string;
+  /** The user id. */
+  sub: string;
+  jti: string;
+  /** Seconds since the epoch. */
+  exp: number;
+  /** The row id of the OAuth client the token was issued through, if any. */
+  clientId: string | null;
+}
+
 /**
  * Issues and checks tokens of every API. Only SHA-256 hashes are stored.
  * JWT access tokens (mts-auth, oauth-service) are rejected on signature,
@@ -118,6 +136,76 @@ export class TokenService {
     const row = await this.#store.tokens.findLive(api, kind, sha256(claims.jti));
     if (!row || row.userId !== claims.sub) return undefined;
     return { row, notAfter: typeof claims.exp === 'number' ? claims.exp * 1000 : Infinity };
+  }
+
+  /**
+   * A signed JWT with no row of its own (oauth-service access tokens): `sid`
+   * is the row id of the session token it is issued from, `cid` the row id of
+   * the OAuth client it is issued through (if any), `jti` 128 random bits.
+   * It lives while its session row and client do, until its own `exp`.
+   * Issuing one writes nothing.
+   */
+  signSessionJwt(o: { api: string; userId: string; sessionId: string; clientId: string | null; ttl: number }): SessionJwt {
+    const jti = randomSecret(16);
+    const token = jwt.sign(o.clientId ? { sid: o.sessionId, cid: o.clientId } : { sid: o.sessionId }, this.#key, {
+      algorithm: 'HS256',
+      audience: o.api,
+      issuer: ISSUER,
+      subject: o.userId,
+      jwtid: jti,
+      expiresIn: o.ttl,
+    });
+    const { exp } = jwt.decode(token) as jwt.JwtPayload;
+    return { token, jti, expiresAt: new Date(exp! * 1000) };
+  }
+
+  /**
+   * The claims of a session JWT of `api` whose signature, audience, issuer and
+   * expiry are good; nothing about whether its session is still live.
+   * Undefined for a bad or expired token, or a JWT without a `sid`.
+   */
+  decodeSessionJwt(api: string, token: string): SessionClaims | undefined {
+    if (!token || token.length > 2048) return undefined;
+    let claims: jwt.JwtPayload;
+    try {
+      claims = jwt.verify(token, this.#key, { algorithms: ['HS256'], audience: api, issuer: ISSUER }) as jwt.JwtPayload;
+    } catch {
+      return undefined;
+    }
+    const { sid, cid, sub, jti, exp } = claims as jwt.JwtPayload & { sid?: unknown; cid?: unknown };
+    if (typeof sid !== 'string' || typeof sub !== 'string' || typeof jti !== 'string' || typeof exp !== 'number') return undefined;
+    if (cid !== undefined && typeof cid !== 'string') return undefined;
+    return { sid, sub, jti, exp, clientId: cid ?? null };
+  }
+
+  /**
+   * The live session row (a `sessionKind` token of `api`) behind a session
+   * JWT, or undefined: bad signature, audience, issuer or expiry, session
+   * revoked, expired or of another user, user disabled, or client revoked.
+   * Served from the cache by the JWT's hash (no signature check on a hit,
+   * never past its exp) and, for a JWT seen for the first time, the session
+   * row by its id, so neither a refresh nor a check reads the database while
+   * the session is cached; every revocation is announced (token-cache.ts).
+   */
+  async verifySessionJwt(api: string, sessionKind: string, token: string): Promise<TokenRow | undefined> {
+    if (!token || token.length > 2048) return undefined;
+    if (!this.#cache?.enabled) return (await this.#verifySessionJwtUncached(api, sessionKind, token))?.row;
+    return this.#cache.get(`sjwt\n${api}\n${sessionKind}\n${sha256(token)}`, () => this.#verifySessionJwtUncached(api, sessionKind, token));
+  }
+
+  async #verifySessionJwtUncached(api: string, sessionKind: string, token: string): Promise<{ row: TokenRow; notAfter: number } | undefined> {
+    const claims = this.decodeSessionJwt(api, token);
+    if (!claims) return undefined;
+    const row = await this.findLiveById(api, sessionKind, claims.sid);
+    if (!row || row.userId !== claims.sub) return undefined;
+    if (claims.clientId && !(await this.#store.clients.isLive('oauth', claims.clientId))) return undefined;
+    return { row, notAfter: claims.exp * 1000 };
+  }
+
+  /** The live row with this id (same rules as by hash), through the cache. */
+  findLiveById(api: string, kind: string, id: string): Promise<TokenRow | undefined> {
+    if (!this.#cache) return this.#store.tokens.findLiveById(api, kind, id);
+    return this.#cache.get(`id\n${api}\n${kind}\n${id}`, () => this.#store.tokens.findLiveById(api, kind, id));
   }
 
   /**
