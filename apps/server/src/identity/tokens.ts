@@ -146,17 +146,23 @@ export class TokenService {
    * Issuing one writes nothing.
    */
   signSessionJwt(o: { api: string; userId: string; sessionId: string; clientId: string | null; ttl: number }): SessionJwt {
-    const jti = randomSecret(16);
-    const token = jwt.sign(o.clientId ? { sid: o.sessionId, cid: o.clientId } : { sid: o.sessionId }, this.#key, {
+    const jti = randomSecret(12);
+    const exp = Math.floor(Date.now() / 1000) + o.ttl;
+    const claims = { sid: o.sessionId, ...(o.clientId ? { cid: o.clientId } : {}), exp };
+    // Compact, so it stays well under the 256 characters other APIs accept as
+    // a token (cross-API probes must get their "invalid token" answer): no
+    // `typ` header (optional, RFC 7519 §5.1), no `iat` (`exp` is what counts),
+    // a 96-bit jti (unique among 2^48 tokens, never stored or looked up).
+    const token = jwt.sign(claims, this.#key, {
       algorithm: 'HS256',
+      header: { alg: 'HS256', typ: undefined },
+      noTimestamp: true,
       audience: o.api,
       issuer: ISSUER,
       subject: o.userId,
       jwtid: jti,
-      expiresIn: o.ttl,
     });
-    const { exp } = jwt.decode(token) as jwt.JwtPayload;
-    return { token, jti, expiresAt: new Date(exp! * 1000) };
+    return { token, jti, expiresAt: new Date(exp * 1000) };
   }
 
   /**
