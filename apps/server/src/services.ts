@@ -48,7 +48,7 @@ export function createServices(config: Config, db: Database, log: Logger, jwtSec
     tokenCache,
     throttle,
     accounts: new Accounts(store, passwords, throttle),
-    clients: new ClientCredentials(store),
+    clients: new ClientCredentials(store, { cache: tokenCache }),
     mailer: new Mailer({ ...config.mail, log }),
   };
 }

@@ -1,7 +1,7 @@
-import { createSecretKey, type KeyObject } from 'node:crypto';
+import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import type { Store, TokenRow } from '@polyauth/store';
-import { randomSecret, sha256 } from './secrets.ts';
+import { randomId, randomSecret, sha256 } from './secrets.ts';
 import type { TokenCache } from './token-cache.ts';
 
 export type { TokenRow };
@@ -30,6 +30,7 @@ export interface OpaqueOptions {
 }
 
 const ISSUER = 'polyauth';
+const SESSION_JWT_HEADER = Buffer.from(JSON.stringify({ alg: 'HS256' })).toString('base64url');
 
 export interface SessionJwt {
   token: string;
@@ -146,22 +147,17 @@ export class TokenService {
    * Issuing one writes nothing.
    */
   signSessionJwt(o: { api: string; userId: string; sessionId: string; clientId: string | null; ttl: number }): SessionJwt {
-    const jti = randomSecret(12);
+    const jti = randomId(12);
     const exp = Math.floor(Date.now() / 1000) + o.ttl;
-    const claims = { sid: o.sessionId, ...(o.clientId ? { cid: o.clientId } : {}), exp };
     // Compact, so it stays well under the 256 characters other APIs accept as
     // a token (cross-API probes must get their "invalid token" answer): no
     // `typ` header (optional, RFC 7519 §5.1), no `iat` (`exp` is what counts),
     // a 96-bit jti (unique among 2^48 tokens, never stored or looked up).
-    const token = jwt.sign(claims, this.#key, {
-      algorithm: 'HS256',
-      header: { alg: 'HS256', typ: undefined },
-      noTimestamp: true,
-      audience: o.api,
-      issuer: ISSUER,
-      subject: o.userId,
-      jwtid: jti,
-    });
+    // Signed here rather than by jsonwebtoken.sign, whose option checks cost
+    // as much as the rest of a refresh; verified by jsonwebtoken as before.
+    const claims = { sid: o.sessionId, ...(o.clientId ? { cid: o.clientId } : {}), exp, aud: o.api, iss: ISSUER, sub: o.userId, jti };
+    const input = `${SESSION_JWT_HEADER}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
+    const token = `${input}.${createHmac('sha256', this.#key).update(input).digest('base64url')}`;
     return { token, jti, expiresAt: new Date(exp * 1000) };
   }
 
@@ -204,8 +200,14 @@ export class TokenService {
     if (!claims) return undefined;
     const row = await this.findLiveById(api, sessionKind, claims.sid);
     if (!row || row.userId !== claims.sub) return undefined;
-    if (claims.clientId && !(await this.#store.clients.isLive('oauth', claims.clientId))) return undefined;
+    if (claims.clientId && !(await this.#clientLive(claims.clientId))) return undefined;
     return { row, notAfter: claims.exp * 1000 };
+  }
+
+  /** Whether the OAuth client with this row id is live; through the cache (every client change empties it). */
+  async #clientLive(id: string): Promise<boolean> {
+    const load = async () => ((await this.#store.clients.isLive('oauth', id)) ? true : undefined);
+    return (await (this.#cache ? this.#cache.getShared(`client-id\n${id}`, load) : load())) ?? false;
   }
 
   /** The live row with this id (same rules as by hash), through the cache. */
