@@ -5,11 +5,11 @@ import { AUTH_CHANGED_CHANNEL } from './20261123190000_auth_change_notify.ts';
  * oauth-service access tokens have no row of their own: a JWT names the
  * refresh-session row it came from and the client it was issued through.
  * Revoking a client must end those tokens at once, and nothing ties them to
- * a user the token trigger would announce, so any change to a client's
- * liveness (revoked, kind or id changed, deleted) sends '*' on the auth
- * channel: every server empties its live-token cache. Clients are revoked
- * by an administrator, rarely, so emptying the cache costs nothing that
- * matters.
+ * a user the token trigger would announce, so any change to a client
+ * (revoked, secret, kind or id changed, deleted) sends '*' on the auth
+ * channel: every server empties its live-token cache, which also holds live
+ * clients. Clients change by an administrator's hand, rarely, so emptying
+ * the cache costs nothing that matters.
  */
 export async function up(knex: Knex): Promise<void> {
   await knex.raw(`
@@ -20,7 +20,7 @@ export async function up(knex: Knex): Promise<void> {
     end $$`);
   await knex.raw(`
     create trigger clients_auth_changed
-    after update of id, kind, client_id, revoked_at or delete on clients
+    after update or delete on clients
     for each row execute function polyauth_notify_client_changed()`);
   await knex.raw(`
     create trigger clients_auth_truncated after truncate on clients
