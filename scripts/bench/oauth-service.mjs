@@ -1,6 +1,6 @@
 // oauth-service row: the refresh grant on POST /api/oauth/token (a cheap
-// route: client lookup, refresh token row, a new JWT access token and its
-// row). Refresh tokens are not rotated, so the same request stays valid
+// route: client lookup and refresh token row, both from the live-token cache,
+// and a new JWT access token, which has no row of its own). Refresh tokens are not rotated, so the same request stays valid
 // however often it is repeated; setup() checks that before the bench relies
 // on it, and every answer must carry the refresh token presented.
 import { randomBytes } from 'node:crypto';

@@ -61,7 +61,7 @@ export function createServices(config: Config, db: Database, log: Logger, jwtSec
     throttle,
     accounts: new Accounts(store, passwords, throttle, lastLogins),
     lastLogins,
-    clients: new ClientCredentials(store),
+    clients: new ClientCredentials(store, { cache: tokenCache }),
     mailer: new Mailer({ ...config.mail, log }),
   };
 }

@@ -77,6 +77,36 @@ describe('TokenCache', () => {
     expect(reads).toBe(2);
   });
 
+  test("shared values (clients): served until the TTL, a miss never cached, dropped by '*' only, a racing load not kept", async () => {
+    let now = 1_000_000;
+    const changes = feed();
+    const cache = new TokenCache({ ttlSeconds: 30, maxEntries: 10, changes, now: () => now });
+    let reads = 0;
+    let value: string | undefined;
+    const load = async () => (reads++, value);
+    expect(await cache.getShared('c', load)).toBeUndefined();
+    value = 'client';
+    expect(await cache.getShared('c', load)).toBe('client');
+    expect(await cache.getShared('c', load)).toBe('client');
+    expect(reads).toBe(2);
+    cache.invalidate('u1'); // a user's change leaves clients alone
+    await cache.getShared('c', load);
+    expect(reads).toBe(2);
+    changes.emit('*');
+    value = undefined; // revoked
+    expect(await cache.getShared('c', load)).toBeUndefined();
+    value = 'client';
+    const racing = cache.getShared('c', async () => {
+      cache.invalidate('*');
+      return 'stale';
+    });
+    expect(await racing).toBe('stale');
+    expect(await cache.getShared('c', load)).toBe('client');
+    now += 30_000;
+    await cache.getShared('c', load);
+    expect(reads).toBe(5);
+  });
+
   test('never caches a miss', async () => {
     const cache = new TokenCache({ ttlSeconds: 30, maxEntries: 10, changes: feed() });
     let reads = 0;

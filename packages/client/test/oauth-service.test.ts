@@ -5,7 +5,6 @@ import jwt from 'jsonwebtoken';
 import { createOauthServiceClient, PolyauthError, type OauthServiceClient } from '../src/index.ts';
 import { startServer, TEST_JWT_SECRET, type TestServer } from '../../../apps/server/test/harness.ts';
 import { linkIn, startSmtpSink, type SmtpSink } from '../../../apps/server/test/smtp-sink.ts';
-import { sha256 } from '../../../apps/server/src/identity/secrets.ts';
 
 const PASSWORD = 'correct horse battery';
 let srv: TestServer;
@@ -41,16 +40,9 @@ function countingClient(session?: { accessToken?: string; refreshToken?: string 
   return { client, refreshes: () => grants.filter((g) => g === 'refresh_token').length };
 }
 
-async function accessRows(userId: string): Promise<number> {
-  const rows = await srv.db.knex('tokens').where({ user_id: userId, api: 'oauth-service', kind: 'access' });
+async function tokenRows(userId: string): Promise<number> {
+  const rows = await srv.db.knex('tokens').where({ user_id: userId });
   return rows.length;
-}
-
-/** Revokes one access token on the server, leaving its refresh token alive. */
-async function revokeAccessOnly(accessToken: string): Promise<void> {
-  const { jti } = jwt.decode(accessToken) as jwt.JwtPayload;
-  const updated = await srv.db.knex('tokens').where({ token_hash: sha256(jti!) }).update({ revoked_at: new Date() }).returning('id');
-  expect(updated).toHaveLength(1);
 }
 
 async function verified(client: OauthServiceClient, email: string): Promise<void> {
@@ -100,18 +92,23 @@ describe('createOauthServiceClient', () => {
   });
 
   test('concurrent calls after the access token is revoked share exactly one refresh', async () => {
-    const { client, refreshes } = countingClient();
     const user = newUser();
-    const reg = await client.register(user);
-    await verified(client, user.email); // send_email_link then sends nothing: a cheap authenticated call
-    await revokeAccessOnly(client.session.accessToken!);
-    const before = await accessRows(reg.user.id);
+    const first = createOauthServiceClient({ baseUrl: srv.baseUrl, clientId });
+    const reg = await first.register(user);
+    await verified(first, user.email); // send_email_link then sends nothing: a cheap authenticated call
+    // an access token whose session is revoked, held next to another live session's refresh token
+    const dead = first.session.accessToken!;
+    const second = await createOauthServiceClient({ baseUrl: srv.baseUrl, clientId }).login(user.username, PASSWORD);
+    await first.revoke();
+    const { client, refreshes } = countingClient({ accessToken: dead, refreshToken: second.refresh_token });
+    const before = await tokenRows(reg.user.id);
 
     await Promise.all(Array.from({ length: 6 }, () => client.sendEmailLink()));
 
     expect(refreshes()).toBe(1);
-    expect(await accessRows(reg.user.id)).toBe(before + 1);
-    expect(client.session.refreshToken).toBe(reg.refreshToken);
+    expect(await tokenRows(reg.user.id)).toBe(before); // a refresh stores nothing
+    expect(client.session.accessToken).not.toBe(dead);
+    expect(client.session.refreshToken).toBe(second.refresh_token);
     await client.sendEmailLink();
     expect(refreshes()).toBe(1);
   });
@@ -121,8 +118,8 @@ describe('createOauthServiceClient', () => {
     const user = newUser();
     const reg = await owner.register(user);
     await verified(owner, user.email);
-    const { jti } = jwt.decode(reg.access_token) as jwt.JwtPayload;
-    const expired = jwt.sign({ iat: 1000, exp: 2000, jti }, TEST_JWT_SECRET, { audience: 'oauth-service', issuer: 'polyauth', subject: reg.user.id });
+    // the same claims (live session) but an exp in the past
+    const expired = jwt.sign({ ...(jwt.decode(reg.access_token) as jwt.JwtPayload), exp: 2000 }, TEST_JWT_SECRET);
 
     const { client, refreshes } = countingClient({ accessToken: expired, refreshToken: reg.refreshToken });
     await Promise.all([client.sendEmailLink(), client.sendEmailLink(), client.sendEmailLink(), client.api.POST('/send_email_link')]);

@@ -1,5 +1,6 @@
 import type { Client, ClientKind, Store } from '@polyauth/store';
 import { randomSecret, safeEqual, sha256 } from './secrets.ts';
+import type { TokenCache } from './token-cache.ts';
 
 export interface NewClientCredentials {
   client: Client;
@@ -13,9 +14,22 @@ export interface NewClientCredentials {
  */
 export class ClientCredentials {
   readonly #store: Store;
+  readonly #cache: TokenCache | undefined;
 
-  constructor(store: Store) {
+  /**
+   * With a cache, live clients are served from memory: every change to a
+   * client is announced by the database ('*', migration
+   * 20261123200000_client_change_notify) and empties it; unknown ids are
+   * never cached.
+   */
+  constructor(store: Store, opts: { cache?: TokenCache } = {}) {
     this.#store = store;
+    this.#cache = opts.cache;
+  }
+
+  #live(kind: ClientKind, clientId: string): Promise<Client | undefined> {
+    if (!this.#cache) return this.#store.clients.byClientId(kind, clientId);
+    return this.#cache.getShared(`client\n${kind}\n${clientId}`, () => this.#store.clients.byClientId(kind, clientId));
   }
 
   async create(kind: ClientKind, name: string, opts: { withSecret?: boolean } = {}): Promise<NewClientCredentials> {
@@ -28,7 +42,7 @@ export class ClientCredentials {
   /** The client when id and secret match, in time independent of which part is wrong. */
   async verify(kind: ClientKind, clientId: string, secret: string): Promise<Client | undefined> {
     if (clientId.length > 128 || secret.length > 256) return undefined;
-    const client = await this.#store.clients.byClientId(kind, clientId);
+    const client = await this.#live(kind, clientId);
     const ok = safeEqual(sha256(secret), client?.secretHash ?? sha256(''));
     return client && client.secretHash && ok ? client : undefined;
   }
@@ -36,6 +50,6 @@ export class ClientCredentials {
   /** A public client id (oauth-service's `client_id`), no secret involved. */
   async find(kind: ClientKind, clientId: string): Promise<Client | undefined> {
     if (clientId.length > 128) return undefined;
-    return this.#store.clients.byClientId(kind, clientId);
+    return this.#live(kind, clientId);
   }
 }

@@ -1,4 +1,3 @@
-import jwt from 'jsonwebtoken';
 import type { Store, TokenRow, User } from '@polyauth/store';
 import type { TokenService } from './tokens.ts';
 
@@ -14,9 +13,15 @@ export type RevokeOutcome = 'revoked' | 'not_found' | 'invalid';
 
 /**
  * Refresh-token sessions (oauth-service): an opaque refresh token stored
- * hashed, and JWT access tokens issued from it (`parent_id`). Refresh tokens
- * are not rotated; they live until revoked (here, or by a password change).
- * Revoking one kills its access tokens in the same UPDATE. Knows nothing of HTTP.
+ * hashed (the session row), and JWT access tokens issued from it that have
+ * no row of their own: `sid` names the session row, `cid` the client, `jti`
+ * makes each one unique. An access token is good while its signature and
+ * `exp` are and its session row is live, so revoking the session row (here,
+ * by a password change, a disabled account, an admin's token or client
+ * revocation) kills every access token issued from it at once. Neither
+ * issuing nor checking one writes; both are served from the live-token
+ * cache, which the database's change notifications keep exact. Refresh
+ * tokens are not rotated; they live until revoked. Knows nothing of HTTP.
  */
 export class RefreshSessions {
   readonly #tokens: TokenService;
@@ -31,57 +36,55 @@ export class RefreshSessions {
     this.#accessTtl = opts.accessTtl;
   }
 
-  /** A new refresh token and a first access token issued from it. */
+  /** A new refresh token (one row) and a first access token issued from it. */
   async start(userId: string, clientId: string | null): Promise<SessionTokens> {
     const refresh = await this.#tokens.issueOpaque({ api: this.#api, kind: 'refresh', userId, clientId });
-    return this.#issueAccess(refresh.row, refresh.token);
+    return this.#issueAccess(refresh.row, refresh.token, clientId);
   }
 
-  /** A fresh access token from a live refresh token; undefined for a dead or unknown one. */
+  /**
+   * A fresh access token from a live refresh token; undefined for a dead or
+   * unknown one. Inserts nothing; records the use with the coalesced touch.
+   */
   async refresh(refreshToken: string, clientId: string | null): Promise<SessionTokens | undefined> {
     const row = await this.#tokens.findOpaque(this.#api, 'refresh', refreshToken);
     if (!row) return undefined;
+    await this.#tokens.touch(row);
     return this.#issueAccess(row, refreshToken, clientId);
   }
 
   /**
-   * The user behind a live access token whose refresh token is live too (so
-   * an access token issued while its refresh token was being revoked dies
-   * with it), or undefined.
+   * The session and user behind a live access token whose refresh token is
+   * live too, or undefined.
    */
   async authenticate(accessToken: string): Promise<{ row: TokenRow; user: User } | undefined> {
-    const row = await this.#tokens.verifyJwt(this.#api, 'access', accessToken);
+    const row = await this.#tokens.verifySessionJwt(this.#api, 'refresh', accessToken);
     if (!row) return undefined;
-    if (row.parentId) {
-      if (!(await this.#store.tokens.isLive(row.parentId))) return undefined;
-    }
     const user = await this.#store.users.byId(row.userId);
     return user && !user.disabled ? { row, user } : undefined;
   }
 
   /**
-   * Revokes the refresh token an access token was issued from, and every
-   * access token issued from it, at once. `invalid`: the access token is not
-   * one of ours or has expired; `not_found`: its refresh token is already gone.
+   * Revokes the refresh token an access token was issued from, which kills
+   * every access token issued from it at once. `invalid`: the access token
+   * is not one of ours or has expired; `not_found`: its refresh token is
+   * already gone.
    */
   async revoke(accessToken: string): Promise<{ outcome: RevokeOutcome; userId?: string; revoked?: number }> {
-    const row = await this.#tokens.findJwt(this.#api, 'access', accessToken);
-    if (!row) return { outcome: 'invalid' };
-    const revoked = await this.#store.tokens.revokeFamily(row.parentId ?? row.id);
-    return { outcome: revoked > 0 ? 'revoked' : 'not_found', userId: row.userId, revoked };
+    const claims = this.#tokens.decodeSessionJwt(this.#api, accessToken);
+    if (!claims) return { outcome: 'invalid' };
+    const session = await this.#store.tokens.byId(claims.sid);
+    if (!session || session.api !== this.#api || session.kind !== 'refresh' || session.userId !== claims.sub) {
+      return { outcome: 'not_found', userId: claims.sub, revoked: 0 };
+    }
+    // revokeFamily also ends access-token rows a session may still have from
+    // before access tokens stopped having rows of their own
+    const revoked = await this.#store.tokens.revokeFamily(session.id);
+    return { outcome: revoked > 0 ? 'revoked' : 'not_found', userId: session.userId, revoked };
   }
 
-  async #issueAccess(refresh: TokenRow, refreshToken: string, clientId: string | null = refresh.clientId): Promise<SessionTokens> {
-    const access = await this.#tokens.issueJwt({
-      api: this.#api,
-      kind: 'access',
-      userId: refresh.userId,
-      clientId,
-      parentId: refresh.id,
-      ttl: this.#accessTtl,
-    });
-    // The JWT's own `exp`, so the answered expiry and the token agree to the second.
-    const { exp } = jwt.decode(access.token) as jwt.JwtPayload;
-    return { accessToken: access.token, refreshToken, expiresAt: new Date(exp! * 1000) };
+  #issueAccess(refresh: TokenRow, refreshToken: string, clientId: string | null): SessionTokens {
+    const access = this.#tokens.signSessionJwt({ api: this.#api, userId: refresh.userId, sessionId: refresh.id, clientId, ttl: this.#accessTtl });
+    return { accessToken: access.token, refreshToken, expiresAt: access.expiresAt };
   }
 }

@@ -40,6 +40,8 @@ export class TokenCache extends EventEmitter {
   readonly #entries = new Map<string, Entry>();
   /** userId → keys of that user's entries. */
   readonly #byUser = new Map<string, Set<string>>();
+  /** Values no one user owns (OAuth clients), dropped by '*' only. */
+  readonly #shared = new Map<string, { value: unknown; until: number }>();
   #generation = 0;
   #closed = false;
   readonly #changes: AuthChanges | undefined;
@@ -94,6 +96,29 @@ export class TokenCache extends EventEmitter {
   }
 
   /**
+   * A value that belongs to no user (a live OAuth client), under the same
+   * rules as rows: served only while the feed is live, for at most the TTL,
+   * a miss is never cached, a load that raced a change is not cached, and
+   * any '*' notification (every change to a client sends one) drops them all.
+   */
+  async getShared<T>(key: string, load: () => Promise<T | undefined>): Promise<T | undefined> {
+    if (!this.enabled) return load();
+    const now = this.#now();
+    const hit = this.#shared.get(key);
+    if (hit) {
+      if (hit.until > now) return hit.value as T;
+      this.#shared.delete(key);
+    }
+    const generation = this.#generation;
+    const value = await load();
+    if (value !== undefined && generation === this.#generation && this.enabled) {
+      this.#shared.set(key, { value, until: now + this.#ttlMs });
+      if (this.#shared.size > this.#max) this.#shared.delete(this.#shared.keys().next().value as string);
+    }
+    return value;
+  }
+
+  /**
    * Replaces the cached copy of a row after a write the database does not
    * announce (a coalesced lastUsedAt); rows already handed out stay as read.
    */
@@ -110,6 +135,7 @@ export class TokenCache extends EventEmitter {
     if (userId === '*') {
       this.#entries.clear();
       this.#byUser.clear();
+      this.#shared.clear();
     } else {
       const keys = this.#byUser.get(userId);
       if (keys) {
@@ -126,6 +152,7 @@ export class TokenCache extends EventEmitter {
     this.#generation++;
     this.#entries.clear();
     this.#byUser.clear();
+    this.#shared.clear();
   }
 
   #put(key: string, row: TokenRow, until: number): void {

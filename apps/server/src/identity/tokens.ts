@@ -1,7 +1,7 @@
-import { createSecretKey, type KeyObject } from 'node:crypto';
+import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import type { Store, TokenRow } from '@polyauth/store';
-import { randomSecret, sha256 } from './secrets.ts';
+import { randomId, randomSecret, sha256 } from './secrets.ts';
 import type { TokenCache } from './token-cache.ts';
 
 export type { TokenRow };
@@ -30,6 +30,25 @@ export interface OpaqueOptions {
 }
 
 const ISSUER = 'polyauth';
+const SESSION_JWT_HEADER = Buffer.from(JSON.stringify({ alg: 'HS256' })).toString('base64url');
+
+export interface SessionJwt {
+  token: string;
+  jti: string;
+  expiresAt: Date;
+}
+
+export interface SessionClaims {
+  /** The session token's row id. */
+  sid: string;
+  /** The user id. */
+  sub: string;
+  jti: string;
+  /** Seconds since the epoch. */
+  exp: number;
+  /** The row id of the OAuth client the token was issued through, if any. */
+  clientId: string | null;
+}
 
 /**
  * Issues and checks tokens of every API. Only SHA-256 hashes are stored.
@@ -118,6 +137,83 @@ export class TokenService {
     const row = await this.#store.tokens.findLive(api, kind, sha256(claims.jti));
     if (!row || row.userId !== claims.sub) return undefined;
     return { row, notAfter: typeof claims.exp === 'number' ? claims.exp * 1000 : Infinity };
+  }
+
+  /**
+   * A signed JWT with no row of its own (oauth-service access tokens): `sid`
+   * is the row id of the session token it is issued from, `cid` the row id of
+   * the OAuth client it is issued through (if any), `jti` 128 random bits.
+   * It lives while its session row and client do, until its own `exp`.
+   * Issuing one writes nothing.
+   */
+  signSessionJwt(o: { api: string; userId: string; sessionId: string; clientId: string | null; ttl: number }): SessionJwt {
+    const jti = randomId(12);
+    const exp = Math.floor(Date.now() / 1000) + o.ttl;
+    // Compact, so it stays well under the 256 characters other APIs accept as
+    // a token (cross-API probes must get their "invalid token" answer): no
+    // `typ` header (optional, RFC 7519 §5.1), no `iat` (`exp` is what counts),
+    // a 96-bit jti (unique among 2^48 tokens, never stored or looked up).
+    // Signed here rather than by jsonwebtoken.sign, whose option checks cost
+    // as much as the rest of a refresh; verified by jsonwebtoken as before.
+    const claims = { sid: o.sessionId, ...(o.clientId ? { cid: o.clientId } : {}), exp, aud: o.api, iss: ISSUER, sub: o.userId, jti };
+    const input = `${SESSION_JWT_HEADER}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
+    const token = `${input}.${createHmac('sha256', this.#key).update(input).digest('base64url')}`;
+    return { token, jti, expiresAt: new Date(exp * 1000) };
+  }
+
+  /**
+   * The claims of a session JWT of `api` whose signature, audience, issuer and
+   * expiry are good; nothing about whether its session is still live.
+   * Undefined for a bad or expired token, or a JWT without a `sid`.
+   */
+  decodeSessionJwt(api: string, token: string): SessionClaims | undefined {
+    if (!token || token.length > 2048) return undefined;
+    let claims: jwt.JwtPayload;
+    try {
+      claims = jwt.verify(token, this.#key, { algorithms: ['HS256'], audience: api, issuer: ISSUER }) as jwt.JwtPayload;
+    } catch {
+      return undefined;
+    }
+    const { sid, cid, sub, jti, exp } = claims as jwt.JwtPayload & { sid?: unknown; cid?: unknown };
+    if (typeof sid !== 'string' || typeof sub !== 'string' || typeof jti !== 'string' || typeof exp !== 'number') return undefined;
+    if (cid !== undefined && typeof cid !== 'string') return undefined;
+    return { sid, sub, jti, exp, clientId: cid ?? null };
+  }
+
+  /**
+   * The live session row (a `sessionKind` token of `api`) behind a session
+   * JWT, or undefined: bad signature, audience, issuer or expiry, session
+   * revoked, expired or of another user, user disabled, or client revoked.
+   * Served from the cache by the JWT's hash (no signature check on a hit,
+   * never past its exp) and, for a JWT seen for the first time, the session
+   * row by its id, so neither a refresh nor a check reads the database while
+   * the session is cached; every revocation is announced (token-cache.ts).
+   */
+  async verifySessionJwt(api: string, sessionKind: string, token: string): Promise<TokenRow | undefined> {
+    if (!token || token.length > 2048) return undefined;
+    if (!this.#cache?.enabled) return (await this.#verifySessionJwtUncached(api, sessionKind, token))?.row;
+    return this.#cache.get(`sjwt\n${api}\n${sessionKind}\n${sha256(token)}`, () => this.#verifySessionJwtUncached(api, sessionKind, token));
+  }
+
+  async #verifySessionJwtUncached(api: string, sessionKind: string, token: string): Promise<{ row: TokenRow; notAfter: number } | undefined> {
+    const claims = this.decodeSessionJwt(api, token);
+    if (!claims) return undefined;
+    const row = await this.findLiveById(api, sessionKind, claims.sid);
+    if (!row || row.userId !== claims.sub) return undefined;
+    if (claims.clientId && !(await this.#clientLive(claims.clientId))) return undefined;
+    return { row, notAfter: claims.exp * 1000 };
+  }
+
+  /** Whether the OAuth client with this row id is live; through the cache (every client change empties it). */
+  async #clientLive(id: string): Promise<boolean> {
+    const load = async () => ((await this.#store.clients.isLive('oauth', id)) ? true : undefined);
+    return (await (this.#cache ? this.#cache.getShared(`client-id\n${id}`, load) : load())) ?? false;
+  }
+
+  /** The live row with this id (same rules as by hash), through the cache. */
+  findLiveById(api: string, kind: string, id: string): Promise<TokenRow | undefined> {
+    if (!this.#cache) return this.#store.tokens.findLiveById(api, kind, id);
+    return this.#cache.get(`id\n${api}\n${kind}\n${id}`, () => this.#store.tokens.findLiveById(api, kind, id));
   }
 
   /**

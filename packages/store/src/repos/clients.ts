@@ -38,6 +38,12 @@ export function clientsRepo(db: Knex) {
       const row = await db('clients').where({ kind, client_id: clientId }).whereNull('revoked_at').first();
       return row ? toClient(row) : undefined;
     },
+    /** True when the client with this row id exists, is of this kind and is not revoked. */
+    async isLive(kind: ClientKind, id: string): Promise<boolean> {
+      if (!/^[1-9][0-9]{0,18}$/.test(id)) return false;
+      const row = await db('clients').where({ id, kind }).whereNull('revoked_at').first('id');
+      return row !== undefined;
+    },
     async list(kind?: ClientKind): Promise<Client[]> {
       const q = db('clients').orderBy('id');
       if (kind) q.where({ kind });

@@ -83,6 +83,22 @@ export function tokensRepo(db: Knex) {
       return row ? toToken(row) : undefined;
     },
 
+    /**
+     * The live token with this row id, for this API and kind (same rules as
+     * findLive); for a JWT that names its session row instead of having one.
+     */
+    async findLiveById(api: string, kind: string, id: string): Promise<TokenRow | undefined> {
+      if (!/^[1-9][0-9]{0,18}$/.test(id)) return undefined;
+      const row = await db('tokens')
+        .join('users', 'users.id', 'tokens.user_id')
+        .where({ 'tokens.id': id, 'tokens.api': api, 'tokens.kind': kind, 'tokens.enabled': true })
+        .whereNull('tokens.revoked_at')
+        .andWhere((q) => q.whereNull('tokens.expires_at').orWhere('tokens.expires_at', '>', db.fn.now()))
+        .andWhere('users.disabled', false)
+        .first('tokens.*');
+      return row ? toToken(row) : undefined;
+    },
+
     /** Revokes one token and every token issued from it. Returns how many. */
     async revokeFamily(id: string): Promise<number> {
       const rows = await db('tokens')
