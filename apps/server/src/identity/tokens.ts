@@ -217,24 +217,6 @@ export class TokenService {
   }
 
   /**
-   * The row of a JWT of `api` whose signature, audience and expiry are good,
-   * live or revoked (a revoke endpoint tells "already revoked" from "invalid").
-   * Undefined for a bad or expired JWT, or one no row was ever stored for.
-   */
-  async findJwt(api: string, kind: string, token: string): Promise<(TokenRow & { revokedAt: Date | null }) | undefined> {
-    if (!token || token.length > 2048) return undefined;
-    let claims: jwt.JwtPayload;
-    try {
-      claims = jwt.verify(token, this.#key, { algorithms: ['HS256'], audience: api, issuer: ISSUER }) as jwt.JwtPayload;
-    } catch {
-      return undefined;
-    }
-    if (typeof claims.jti !== 'string') return undefined;
-    const row = await this.#store.tokens.byHash(api, kind, sha256(claims.jti));
-    return row && row.userId === claims.sub ? row : undefined;
-  }
-
-  /**
    * Records that a token was used, writing at most once per granularity
    * window per token (per process; several instances each coalesce).
    */

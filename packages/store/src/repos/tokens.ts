@@ -151,22 +151,6 @@ export function tokensRepo(db: Knex) {
       await db('tokens').where({ id }).update({ last_used_at: at });
     },
 
-    /** The token with this hash, for this API and kind, live or not (revoked, expired). */
-    async byHash(api: string, kind: string, tokenHash: string): Promise<(TokenRow & { revokedAt: Date | null }) | undefined> {
-      const row = await db('tokens').where({ token_hash: tokenHash, api, kind }).first();
-      return row ? { ...toToken(row), revokedAt: (row.revoked_at as Date | null) ?? null } : undefined;
-    },
-
-    /** True when the token exists, is enabled, and is neither revoked nor expired. */
-    async isLive(id: string): Promise<boolean> {
-      const row = await db('tokens')
-        .where({ id, enabled: true })
-        .whereNull('revoked_at')
-        .andWhere((q) => q.whereNull('expires_at').orWhere('expires_at', '>', db.fn.now()))
-        .first('id');
-      return row !== undefined;
-    },
-
     async byId(id: string): Promise<TokenRow | undefined> {
       const row = await db('tokens').where({ id }).first();
       return row ? toToken(row) : undefined;
