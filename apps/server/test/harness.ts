@@ -4,11 +4,11 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { createStore, openPglite, openPostgres, type Database } from '@polyauth/store';
 import { apis } from '../src/apis/index.ts';
 import { loadConfig } from '../src/config.ts';
-import { createApp } from '../src/http/app.ts';
+import { createApp, type AppOptions } from '../src/http/app.ts';
 import { routes } from '../src/apis/routes.ts';
 import { closeServices, createServices, type Services } from '../src/services.ts';
 
@@ -52,6 +52,10 @@ export async function openTestDatabase(): Promise<Database> {
 export interface StartOptions {
   /** Serve this database instead of a fresh one; the caller keeps owning it (close() leaves it open). */
   db?: Database;
+  /** The server's logger (default: pino at LOG_LEVEL, silent unless set). */
+  log?: Logger;
+  /** Replaces the app's APIs or extra routes. */
+  app?: Partial<AppOptions>;
 }
 
 export async function startServer(env: Record<string, string> = {}, opts: StartOptions = {}): Promise<TestServer> {
@@ -68,11 +72,11 @@ export async function startServer(env: Record<string, string> = {}, opts: StartO
   });
   const db = opts.db ?? (await openTestDatabase());
   const closeDb = opts.db ? async () => undefined : () => db.close();
-  const log = pino({ level: config.logLevel });
+  const log = opts.log ?? pino({ level: config.logLevel });
   const services = createServices(config, db, log, config.jwtSecret!);
   let app;
   try {
-    app = createApp(services, { apis, routes });
+    app = createApp(services, { apis, routes, ...opts.app });
   } catch (err) {
     await closeServices(services);
     await closeDb();

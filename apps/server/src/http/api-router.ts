@@ -38,6 +38,28 @@ export interface HandlerContext<Op> {
 
 export type Handler<Op> = (ctx: HandlerContext<Op>) => Promise<Reply<Op>>;
 
+/** A handler's context; the client address is worked out on first use (most cheap routes never read it). */
+class Context {
+  readonly req: Request;
+  readonly res: Response;
+  readonly body: never;
+  readonly query: never;
+  readonly params: never;
+  #ip: string | undefined;
+
+  constructor(req: Request, res: Response) {
+    this.req = req;
+    this.res = res;
+    this.body = req.body as never;
+    this.query = req.query as never;
+    this.params = req.params as never;
+  }
+
+  get ip(): string {
+    return (this.#ip ??= this.req.ip ?? this.req.socket.remoteAddress ?? 'unknown');
+  }
+}
+
 /** One handler per operationId: a missing or misspelt one is a type error. */
 export type Handlers<Ops> = { [K in keyof Ops]: Handler<Ops[K]> };
 
@@ -127,14 +149,7 @@ export function buildApiRouter<Ops>(def: ApiDefinition<Ops>, services: Services)
         const ended = inFlightOf(req.app)?.start();
         let reply: { status: number; body: unknown; headers?: Record<string, string> };
         try {
-          reply = (await handler({
-            body: req.body,
-            query: req.query as never,
-            params: req.params as never,
-            ip: req.ip ?? req.socket.remoteAddress ?? 'unknown',
-            req,
-            res,
-          })) as typeof reply;
+          reply = (await handler(new Context(req, res))) as typeof reply;
         } finally {
           ended?.();
         }

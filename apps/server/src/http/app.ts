@@ -1,17 +1,16 @@
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import express, { type Express, type Router } from 'express';
-import helmet from 'helmet';
-import { pinoHttp } from 'pino-http';
 import { migrationsCurrent } from '@polyauth/store';
 import { docsDistDir, specsDir } from '../paths.ts';
 import type { Services } from '../services.ts';
 import { buildApiRouter, type ApiDefinition } from './api-router.ts';
 import { InFlight } from './in-flight.ts';
-import { redactUrl } from './log-redact.ts';
 import { createMetrics } from './metrics.ts';
+import { requestLog } from './request-log.ts';
+import { securityHeaders } from './security-headers.ts';
+import { isServicePath, SERVICE_PATHS } from './service-paths.ts';
 import { settleUrlParseDeprecation } from './url-parse-warning.ts';
-import { randomUUID } from 'node:crypto';
 
 export interface AppOptions {
   apis: ApiDefinition<never>[];
@@ -38,8 +37,10 @@ const DOCS_CSP = [
 ].join('; ');
 
 /**
- * Builds the Express app: service routes, docs, then each API under its mount,
- * longest mount first and the root API (mts-auth) last. No side effects: the
+ * Builds the Express app: request id, log, metrics and security headers;
+ * each API under its mount, longest mount first; the service routes
+ * (health, metrics, specs, docs, /web) for their own paths only; and the
+ * root API (mts-auth) last. No side effects: the
  * caller owns the database, the listener and the process signals.
  */
 export function createApp(services: Services, opts: AppOptions): Express {
@@ -52,50 +53,28 @@ export function createApp(services: Services, opts: AppOptions): Express {
   app.set('trust proxy', config.trustProxy === false ? false : /^\d+$/.test(config.trustProxy) ? Number(config.trustProxy) : config.trustProxy);
   app.set('query parser', 'simple');
 
-  app.use(
-    pinoHttp({
-      logger: services.log,
-      genReqId: (req, res) => {
-        const incoming = req.headers['x-request-id'];
-        const id = typeof incoming === 'string' && /^[A-Za-z0-9._-]{1,64}$/.test(incoming) ? incoming : randomUUID();
-        res.setHeader('X-Request-Id', id);
-        return id;
-      },
-      // Only what helps to follow a request: no headers (cookies, credentials),
-      // and secrets in URLs masked.
-      serializers: {
-        req: (req: { id: unknown; method: string; url: string; remoteAddress?: string }) => ({
-          id: req.id,
-          method: req.method,
-          url: redactUrl(req.url),
-          remoteAddress: req.remoteAddress,
-        }),
-        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-      },
-      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
-      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/metrics' },
-    }),
-  );
+  app.use(requestLog(app, services.log));
   const metrics = createMetrics(opts.apis.map((a) => ({ id: a.id, mount: a.mount })));
   app.use(metrics.middleware);
 
-  const strictHelmet = helmet();
-  const docsHelmet = helmet({ contentSecurityPolicy: false });
-  app.use((req, res, next) => {
-    if (req.path.startsWith('/docs')) {
-      docsHelmet(req, res, () => {
-        res.setHeader('Content-Security-Policy', DOCS_CSP);
-        next();
-      });
-    } else {
-      strictHelmet(req, res, next);
-    }
-  });
+  const strictHeaders = securityHeaders();
+  const docsHeaders = securityHeaders({ contentSecurityPolicy: false }, { 'Content-Security-Policy': DOCS_CSP });
+  app.use((req, res, next) => (req.path.startsWith('/docs') ? docsHeaders : strictHeaders)(req, res, next));
 
-  app.get('/healthz', (_req, res) => {
+  // Every API but the root one comes first: their mounts are outside the
+  // service paths, so their requests never walk the service routes.
+  const byMount = [...opts.apis].sort((a, b) => b.mount.length - a.mount.length);
+  for (const api of byMount) {
+    if (api.mount !== '/' && isServicePath(api.mount)) throw new Error(`${api.id}: mount ${api.mount} collides with the service routes`);
+  }
+  for (const api of byMount.filter((a) => a.mount !== '/')) app.use(api.mount, buildApiRouter(api, services));
+
+  // The service routes, entered only for their own paths.
+  const service = express.Router();
+  service.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
-  app.get('/readyz', async (_req, res) => {
+  service.get('/readyz', async (_req, res) => {
     try {
       await services.db.knex.raw('select 1');
       const current = await migrationsCurrent(services.db.knex);
@@ -104,13 +83,13 @@ export function createApp(services: Services, opts: AppOptions): Express {
       res.status(503).json({ status: 'database unavailable', database: services.db.kind });
     }
   });
-  app.get('/metrics', async (_req, res) => {
+  service.get('/metrics', async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
 
   // Every spec the docs describe, served or not yet: the docs index links them all.
   const specFiles = new Set(existsSync(specsDir) ? readdirSync(specsDir).filter((f) => /^[a-z0-9][a-z0-9-]*\.yaml$/.test(f)) : []);
-  app.get('/specs/:file', (req, res) => {
+  service.get('/specs/:file', (req, res) => {
     const file = req.params.file;
     if (!specFiles.has(file)) {
       res.status(404).json({ error: 'not_found', message: 'There is no such spec.' });
@@ -119,20 +98,22 @@ export function createApp(services: Services, opts: AppOptions): Express {
     res.type('application/yaml').sendFile(path.join(specsDir, file));
   });
   if (existsSync(docsDistDir)) {
-    app.use('/docs', express.static(docsDistDir, { index: 'index.html', redirect: true, fallthrough: true }));
+    service.use('/docs', express.static(docsDistDir, { index: 'index.html', redirect: true, fallthrough: true }));
   }
-  app.use('/docs', (_req, res) => {
+  service.use('/docs', (_req, res) => {
     res
       .status(404)
       .type('text/plain')
       .send(existsSync(docsDistDir) ? 'Not found.\n' : 'The docs are not built: run `npm run build:docs`.\n');
   });
 
-  for (const r of opts.routes ?? []) app.use(r.path, r.router(services));
-
-  const byMount = [...opts.apis].sort((a, b) => b.mount.length - a.mount.length);
-  for (const api of byMount) {
-    app.use(api.mount, buildApiRouter(api, services));
+  for (const r of opts.routes ?? []) {
+    if (!isServicePath(r.path)) throw new Error(`route ${r.path} is not under a service path (${SERVICE_PATHS})`);
+    service.use(r.path, r.router(services));
   }
+  app.use((req, res, next) => (isServicePath(req.path) ? service(req, res, next) : next()));
+
+  // The root API (mts-auth) last: its router answers everything else.
+  for (const api of byMount.filter((a) => a.mount === '/')) app.use('/', buildApiRouter(api, services));
   return app;
 }

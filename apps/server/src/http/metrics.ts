@@ -1,5 +1,6 @@
 import type { RequestHandler } from 'express';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { isServicePath } from './service-paths.ts';
 
 /** A Prometheus registry per app (no global state, so tests can build many). */
 export function createMetrics(mounts: Array<{ id: string; mount: string }>) {
@@ -26,7 +27,7 @@ export function createMetrics(mounts: Array<{ id: string; mount: string }>) {
     const end = duration.startTimer();
     res.on('finish', () => {
       const path = req.originalUrl.split('?')[0] ?? '/';
-      const api = /^\/(docs|specs|healthz|readyz|metrics|web)(\/|$)/.test(path) ? 'service' : apiOf(path);
+      const api = isServicePath(path) ? 'service' : apiOf(path);
       requests.inc({ api, method: req.method, status: String(res.statusCode) });
       end({ api });
     });

@@ -1,4 +1,4 @@
-import { createHash, randomBytes, randomFillSync, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createHash, hash, randomBytes, randomFillSync, randomUUID, timingSafeEqual } from 'node:crypto';
 
 /** A URL-safe random secret of `bytes` bytes (default 32 = 256 bits). */
 export function randomSecret(bytes = 32): string {
@@ -34,7 +34,7 @@ export { randomUUID };
 
 /** What the database stores for every token, secret and one-time code. */
 export function sha256(value: string): string {
-  return createHash('sha256').update(value, 'utf8').digest('hex');
+  return hash('sha256', value, 'hex'); // one-shot: a third of createHash's cost on a hot path
 }
 
 /** Compares two strings in time independent of where they differ. */
