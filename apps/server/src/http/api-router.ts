@@ -129,6 +129,8 @@ export function buildApiRouter<Ops>(def: ApiDefinition<Ops>, services: Services)
       validateRequests: { allErrors: true, coerceTypes: def.coerceTypes ?? false },
       validateResponses: config.validateResponses ? { allErrors: true } : false,
       validateSecurity: false,
+      // no API takes multipart bodies: no multer middleware on every request
+      fileUploader: false,
       validateFormats: true,
       ignoreUndocumented: false,
     }),

@@ -65,7 +65,7 @@ export function requestLog(app: Express, log: Logger): RequestHandler {
     req.id = requestId(req, res);
     if (errorsEnabled && !NOT_LOGGED.has(req.url)) {
       const started = Date.now();
-      res.once('finish', () => {
+      res.on('finish', () => {
         if (res.statusCode >= 500) {
           req.log.error({ res: { statusCode: res.statusCode }, responseTime: Date.now() - started }, 'request errored');
         }
