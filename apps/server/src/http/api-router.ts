@@ -105,6 +105,14 @@ function invalidStatusOf(spec: Record<string, unknown>, req: Request, mount: str
   return undefined;
 }
 
+/**
+ * Sets plain headers (none of them Content-Type, which Express's res.set
+ * would give a charset): straight to Node, without res.set's per-header checks.
+ */
+function setHeaders(res: Response, headers: Array<[string, string]>): void {
+  for (const [name, value] of headers) res.setHeader(name, value);
+}
+
 export function buildApiRouter<Ops>(def: ApiDefinition<Ops>, services: Services): Router {
   const spec = parseYaml(readFileSync(def.specPath, 'utf8')) as Record<string, unknown>;
   const handlers = def.handlers(services) as Record<string, Handler<unknown>>;
@@ -112,10 +120,10 @@ export function buildApiRouter<Ops>(def: ApiDefinition<Ops>, services: Services)
   const { config } = services;
   memoizeValidatorRouteCompilation();
 
-  if (def.headers) {
-    const headers = def.headers;
+  const apiHeaders = Object.entries(def.headers ?? {});
+  if (apiHeaders.length > 0) {
     router.use((_req, res, next) => {
-      res.set(headers);
+      setHeaders(res, apiHeaders);
       next();
     });
   }
@@ -157,7 +165,7 @@ export function buildApiRouter<Ops>(def: ApiDefinition<Ops>, services: Services)
         }
         if (res.headersSent) return;
         res.status(reply.status);
-        if (reply.headers) res.set(reply.headers);
+        if (reply.headers) setHeaders(res, Object.entries(reply.headers));
         if (reply.body === undefined) res.end();
         else res.json(reply.body);
       });
@@ -180,8 +188,9 @@ export function buildApiRouter<Ops>(def: ApiDefinition<Ops>, services: Services)
       res.end();
       return;
     }
-    res.status(apiError.status).set(apiError.headers);
-    if (def.headers) res.set(def.headers);
+    res.status(apiError.status);
+    setHeaders(res, Object.entries(apiError.headers));
+    setHeaders(res, apiHeaders);
     // The dialect body is sent without response validation: it is the
     // contract's own error shape, built in one place.
     res.type('application/json').send(JSON.stringify(def.dialect(apiError)));

@@ -36,7 +36,9 @@ export const VARY = { Vary: 'Accept' };
  * No Accept, `*\/*` and `application/*` mean JSON.
  */
 export const negotiateJson: RequestHandler = (req, _res, next) => {
-  if (!req.headers.accept?.trim() || req.accepts('application/json')) {
+  const accept = req.headers.accept?.trim();
+  // the usual answers first; req.accepts parses the header in full
+  if (!accept || accept === 'application/json' || accept === '*/*' || req.accepts('application/json')) {
     next();
     return;
   }
