@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npm run bench [-- --duration 5 --check --store pglite|postgres --only <api> --probe-rate 200]
+// npm run bench [-- --duration 5 --rounds 5 --check --store pglite|postgres --only <api> --probe-rate 200]
 //
 // Measures, in one run and side by side:
 //  (a) the bcrypt bound: compares/s of the server's own PasswordHasher (same
@@ -8,9 +8,11 @@
 //  (b) for every cheap authenticated row, its own baseline: a bare Express 5
 //      app in a child process like the server, sent the row's very requests
 //      and answering each with the status, headers and JSON the server
-//      answered it in the preflight (scripts/bench/_bare-express.mjs),
-//      measured right before the row, which is then reported as req/s and
-//      ratio to it;
+//      answered it in the preflight, reading a request body with Express's
+//      own parser for its type (scripts/bench/_bare-express.mjs); the row
+//      and its baseline run in alternating rounds (--rounds, 5 by default,
+//      of duration/rounds each), and the row is reported as req/s and ratio
+//      to the baseline over the same total time;
 //  (c) p50/p99 of every row;
 //  (d) p99 of each cheap row at a fixed probe rate while every login row
 //      runs at the same time (sharing one login row's connections, so the
@@ -52,6 +54,7 @@ const { values: opts } = parseArgs({
     store: { type: 'string', multiple: true },
     only: { type: 'string', multiple: true },
     'probe-rate': { type: 'string', default: '200' },
+    rounds: { type: 'string', default: '5' },
   },
 });
 
@@ -64,7 +67,8 @@ const loginConnections = () => Math.max(4, poolSize * 2);
 const duration = Number(opts.duration);
 const warmup = opts.warmup === undefined ? Math.min(2, Math.max(1, Math.round(duration / 5))) : Number(opts.warmup);
 const probeRate = Number(opts['probe-rate']);
-for (const [name, v] of [['--duration', duration], ['--warmup', warmup], ['--probe-rate', probeRate]]) {
+const rounds = Number(opts.rounds);
+for (const [name, v] of [['--duration', duration], ['--warmup', warmup], ['--probe-rate', probeRate], ['--rounds', rounds]]) {
   if (!Number.isFinite(v) || v < (name === '--warmup' ? 0 : 1)) throw new Error(`${name} must be a positive number`);
 }
 
@@ -122,7 +126,9 @@ function summarize(r) {
   if (r.mismatches > 0) problems.push(`${r.mismatches} bodies rejected`);
   if (r['2xx'] === 0) problems.push('no 2xx answer');
   return {
-    rps: r.requests.average,
+    rps: r.requests.total / r.duration,
+    total: r.requests.total,
+    seconds: r.duration,
     p50: r.latency.p50,
     p99: r.latency.p99,
     ok: r['2xx'],
@@ -212,24 +218,72 @@ async function preflight(baseUrl, row) {
 /**
  * (b) a route row's baseline: a bare Express 5 app, in a child process like
  * the server, sent the row's own requests and answering them with the JSON
- * the server answered in the preflight (the first answer per method and path).
+ * the server answered in the preflight (the first answer per method and
+ * path), reading a request body as any Express route must, with Express's
+ * own parser for its type (scripts/bench/_bare-express.mjs).
  */
-async function bareExpress(row, answers) {
+async function startBareExpress(row, answers) {
   const routes = [];
   for (const a of answers) {
     if (a.body === undefined) throw new Error(`${row.name}: the bare baseline needs a JSON answer (${a.method} ${a.path} answered none)`);
     if (!routes.some((r) => r.method === a.method && r.path === a.path)) routes.push(a);
   }
-  const bare = await startProcess({
+  return startProcess({
     env: serverEnv({ NODE_ENV: 'production', BARE_ROUTES: JSON.stringify(routes) }),
     script: path.join(repoRoot, 'scripts/bench/_bare-express.mjs'),
     readyPath: '/_bare/ready',
     name: 'bare express',
   });
+}
+
+/** Several runs as one: requests over time, the median p50, the worst p99, every problem. */
+function combine(runs) {
+  const total = runs.reduce((n, r) => n + r.total, 0);
+  const seconds = runs.reduce((n, r) => n + r.seconds, 0);
+  const p50s = runs.map((r) => r.p50).sort((a, b) => a - b);
+  const problems = runs.flatMap((r) => r.problems);
+  return {
+    rps: total / seconds,
+    total,
+    seconds,
+    p50: p50s[Math.floor(p50s.length / 2)],
+    p99: Math.max(...runs.map((r) => r.p99)),
+    problems,
+    valid: problems.length === 0,
+  };
+}
+
+/**
+ * A route row and its bare baseline side by side: after a warm-up of each,
+ * `rounds` short runs of each in turn (bare first in odd rounds, the server
+ * first in even ones), so that a change in the machine's speed, which on a
+ * shared 2-core VM swings a single 5 s figure by a fifth, falls on both
+ * alike. The ratio is the server's requests over the baseline's in the same
+ * total time; each round's own ratio is kept to show the spread.
+ */
+async function sideBySide(serverUrl, row, answers) {
+  const bare = await startBareExpress(row, answers);
   try {
-    const m = await load({ baseUrl: bare.baseUrl, row, seconds: duration });
-    if (!m.valid) throw new Error(`the bare Express baseline of ${row.name} failed: ${m.problems.join(', ')}`);
-    return m;
+    const slice = duration / rounds;
+    const run = (baseUrl) => load({ baseUrl, row, seconds: slice, warm: false });
+    if (warmup > 0) {
+      await load({ baseUrl: bare.baseUrl, row, seconds: warmup, warm: false });
+      await load({ baseUrl: serverUrl, row, seconds: warmup, warm: false });
+    }
+    const bareRuns = [];
+    const serverRuns = [];
+    for (let i = 0; i < rounds; i += 1) {
+      if (i % 2 === 0) {
+        bareRuns.push(await run(bare.baseUrl));
+        serverRuns.push(await run(serverUrl));
+      } else {
+        serverRuns.push(await run(serverUrl));
+        bareRuns.push(await run(bare.baseUrl));
+      }
+    }
+    const b = combine(bareRuns);
+    if (!b.valid) throw new Error(`the bare Express baseline of ${row.name} failed: ${b.problems.join(', ')}`);
+    return { bare: b, row: combine(serverRuns), perRound: serverRuns.map((r, i) => r.rps / bareRuns[i].rps) };
   } finally {
     await bare.stop();
   }
@@ -270,9 +324,10 @@ async function benchStore(kind, modules, results) {
     for (const row of rows) answers.set(row, await preflight(server.baseUrl, row));
 
     // (a)(c) the bcrypt bound, then each login row alone; (b)(c) each cheap
-    // row's bare Express baseline, then the row alone. Each bound is measured
-    // right before its rows, so load from elsewhere on the machine drifts
-    // as little as possible between a bound and the rows compared with it.
+    // row and its bare Express baseline in alternating rounds. Each bound is
+    // measured right before or between its rows, so load from elsewhere on
+    // the machine drifts as little as possible between a bound and the rows
+    // compared with it.
     for (const bound of ['bcrypt', 'route']) {
       const group = rows.filter((r) => r.bound === bound);
       if (group.length === 0) continue;
@@ -284,20 +339,25 @@ async function benchStore(kind, modules, results) {
         results.push({ store: label, name: `bcrypt compare, cost ${cost}, ${poolSize} threads`, kind: 'bound', rps: b.rate, valid: true });
       }
       for (const row of group) {
+        let m;
         if (bound === 'route') {
-          const b = await bareExpress(row, answers.get(row));
+          const side = await sideBySide(server.baseUrl, row, answers.get(row));
+          const b = side.bare;
           boundRate = b.rps;
+          m = { ...side.row, rounds: side.perRound };
           const name = `bare Express 5, ${row.name}'s answer`;
           console.log(`  ${name}: ${fmt(b.rps, 1)} req/s, p50 ${b.p50} ms, p99 ${b.p99} ms`);
           results.push({ store: label, name, kind: 'bound', ...b });
+        } else {
+          m = await load({ baseUrl: server.baseUrl, row, seconds: duration });
         }
-        const m = await load({ baseUrl: server.baseUrl, row, seconds: duration });
         const ratio = m.valid && boundRate ? m.rps / boundRate : undefined;
         const pass = ratio !== undefined && ratio >= row.target;
         results.push({ store: label, name: row.name, kind: row.bound, ...m, bound: boundRate, ratio, target: `≥ ${row.target}×`, pass });
         console.log(
           `  ${m.valid ? '' : red('INVALID ')}${row.name}: ${fmt(m.rps, 1)} req/s, p50 ${m.p50} ms, p99 ${m.p99} ms` +
             (ratio !== undefined ? `, ${fmt(ratio, 2)}× the ${row.bound} bound` : '') +
+            (m.rounds ? dim(` (rounds: ${m.rounds.map((r) => `${fmt(r, 2)}×`).join(' ')})`) : '') +
             (m.valid ? '' : red(` — ${m.problems.join(', ')}`)),
         );
       }

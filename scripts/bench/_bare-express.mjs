@@ -1,8 +1,10 @@
 // The bench's baseline for one cheap row: a bare Express 5 app answering the
 // row's own requests (same method and path) with the same status, headers and
 // JSON the real server answered them in the preflight, in a child process of
-// its own like the real server. No middleware, no body parsing, no database,
-// no token check: what this machine can do for that exchange at most.
+// its own like the real server. No middleware but Express's own body parsers
+// (a route that answers a POST reads its body: a JSON or form body is parsed
+// as every Express app parses it), no validation, no database, no token
+// check: what this machine can do for that exchange at most.
 //
 // BARE_ROUTES (JSON): [{ method, path, status, headers, body }], body being
 // the parsed JSON (serialized again for every answer, as the server does).
@@ -13,6 +15,8 @@ const routes = JSON.parse(process.env.BARE_ROUTES ?? '[]');
 const app = express();
 app.disable('x-powered-by');
 app.set('etag', false);
+app.use(express.json());
+app.use(express.urlencoded({ extended: false }));
 app.get('/_bare/ready', (_req, res) => {
   res.json({ ready: true });
 });
