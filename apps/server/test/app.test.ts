@@ -200,3 +200,50 @@ describe('metrics and service routes', () => {
     await expect(startServer({}, { app: { apis: [{ ...mts, id: 'shadow', mount: '/docs/shadow' }] } })).rejects.toThrow(/collides with the service routes/);
   });
 });
+
+describe('JSON answers without response validation (production)', () => {
+  /** A server, a user and a mint token on it. */
+  async function withToken(env: Record<string, string>) {
+    const srv = await startServer(env);
+    const email = uniqueEmail('json');
+    await srv.services.accounts.register({ username: email, email, firstName: 'J', lastName: 'S', password: 'long enough password' }, { api: 'test', ip: '127.0.0.1' });
+    const login = await fetch(`${srv.baseUrl}/mint/api/v1/auth/authorize`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ grant_type: 'password', username: email, password: 'long enough password' }),
+    });
+    expect(login.status).toBe(200);
+    const { access_token } = (await login.json()) as { access_token: string };
+    return { srv, auth: { authorization: `UserToken ${access_token}` } };
+  }
+
+  const answer = async (res: Response) => ({
+    status: res.status,
+    type: res.headers.get('content-type'),
+    length: res.headers.get('content-length'),
+    body: await res.text(),
+  });
+
+  test("a reply is sent as res.json sends it: same type, length and fields; If-None-Match: * is no 304", async () => {
+    const prod = await withToken({ VALIDATE_RESPONSES: 'false' });
+    const validated = await withToken({ VALIDATE_RESPONSES: 'true' });
+    try {
+      const path = '/mint/api/v1/auth/token_info';
+      const p = await answer(await fetch(`${prod.srv.baseUrl}${path}`, { headers: prod.auth }));
+      const v = await answer(await fetch(`${validated.srv.baseUrl}${path}`, { headers: validated.auth }));
+      expect(p.status).toBe(200);
+      expect(p.type).toBe('application/json; charset=utf-8');
+      expect(p.type).toBe(v.type);
+      expect(Number(p.length)).toBe(Buffer.byteLength(p.body));
+      expect(JSON.parse(p.body)).toMatchObject({ token_type: 'user' });
+      expect(Object.keys(JSON.parse(p.body) as object)).toEqual(Object.keys(JSON.parse(v.body) as object));
+
+      const star = await fetch(`${prod.srv.baseUrl}${path}`, { headers: { ...prod.auth, 'if-none-match': '*' } });
+      expect(star.status).toBe(200);
+      expect(await star.text()).toBe(p.body);
+    } finally {
+      await prod.srv.close();
+      await validated.srv.close();
+    }
+  });
+});
