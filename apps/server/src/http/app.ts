@@ -64,10 +64,10 @@ export function createApp(services: Services, opts: AppOptions): Express {
   // Every API but the root one comes first: their mounts are outside the
   // service paths, so their requests never walk the service routes.
   const byMount = [...opts.apis].sort((a, b) => b.mount.length - a.mount.length);
-  for (const api of byMount) {
-    if (api.mount !== '/' && isServicePath(api.mount)) throw new Error(`${api.id}: mount ${api.mount} collides with the service routes`);
+  for (const api of byMount.filter((a) => a.mount !== '/')) {
+    if (isServicePath(api.mount)) throw new Error(`${api.id}: mount ${api.mount} collides with the service routes`);
+    app.use(api.mount, buildApiRouter(api, services));
   }
-  for (const api of byMount.filter((a) => a.mount !== '/')) app.use(api.mount, buildApiRouter(api, services));
 
   // The service routes, entered only for their own paths.
   const service = express.Router();

@@ -33,8 +33,7 @@ function invalidGrant(message: string): ApiError {
 
 /** RFC 3339 in UTC without fractional seconds, as the spec's examples. */
 function utc(at: Date): string {
-  const iso = at.toISOString(); // YYYY-MM-DDTHH:mm:ss.sssZ for the years this server will see
-  return iso.length === 24 ? `${iso.slice(0, 19)}Z` : iso.replace(/\.\d{3}Z$/, 'Z');
+  return at.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
 function toUserBody(user: User): Schemas['User'] {
