@@ -1,12 +1,16 @@
 // What every answer carries whatever the API: security headers (helmet's,
 // precomputed), request ids, the request log at each level, metrics, and
 // the service routes next to the API mounts.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { Writable } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import express from 'express';
 import helmet, { type HelmetOptions } from 'helmet';
 import pino from 'pino';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { apis } from '../src/apis/index.ts';
 import { helmetHeaders } from '../src/http/security-headers.ts';
 import { startServer, type TestServer } from './harness.ts';
@@ -193,6 +197,31 @@ describe('metrics and service routes', () => {
     const unknown = await fetch(`${srv.baseUrl}/healthzz`);
     expect(unknown.status).toBe(404);
     expect(Object.keys((await unknown.json()) as object).sort()).toEqual(['code', 'error', 'error_description']); // mts-auth's dialect
+  });
+
+  test('paths are case-sensitive, the mounts too: a mount in another case is not that API', async () => {
+    const wrongMount = await fetch(`${srv.baseUrl}/MINT/api/v1/auth/token_info`);
+    expect(wrongMount.status).toBe(404);
+    expect(Object.keys((await wrongMount.json()) as object).sort()).toEqual(['code', 'error', 'error_description']); // mts-auth's
+    const wrongPath = await fetch(`${srv.baseUrl}/mint/api/v1/auth/TOKEN_INFO`);
+    expect(wrongPath.status).toBe(404);
+    expect(Object.keys((await wrongPath.json()) as object)).toEqual(['response']); // mint-auth's
+  });
+
+  test('a spec that gives two operations one operationId is refused at start-up', async () => {
+    const mts = apis.find((a) => a.mount === '/')!;
+    const spec = parseYaml(readFileSync(mts.specPath, 'utf8')) as { paths: Record<string, Record<string, { operationId?: string }>> };
+    const ops = Object.values(spec.paths).flatMap((item) => Object.values(item).filter((op) => typeof op === 'object' && op?.operationId));
+    expect(ops.length).toBeGreaterThan(1);
+    ops[1]!.operationId = ops[0]!.operationId;
+    const dir = mkdtempSync(path.join(tmpdir(), 'polyauth-spec-'));
+    const specPath = path.join(dir, 'twice.yaml');
+    writeFileSync(specPath, stringifyYaml(spec));
+    try {
+      await expect(startServer({}, { app: { apis: [{ ...mts, specPath }] } })).rejects.toThrow(`operationId ${ops[0]!.operationId} is used twice`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('an API mounted under a service path is refused at start-up', async () => {

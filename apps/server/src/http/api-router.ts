@@ -5,6 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import type { Services } from '../services.ts';
 import { ApiError, kindForStatus, type ErrorDialect } from './errors.ts';
 import { inFlightOf } from './in-flight.ts';
+import { series } from './series.ts';
 import { toApiError } from './to-api-error.ts';
 import { memoizeValidatorRouteCompilation } from './validator-route-cache.ts';
 
@@ -91,7 +92,6 @@ export function defineApi<Ops>(def: ApiDefinition<Ops>): ApiDefinition<Ops> {
 /* ------------------------------- the router ------------------------------- */
 
 const METHODS = ['head', 'get', 'post', 'put', 'patch', 'delete', 'options'] as const;
-type Method = (typeof METHODS)[number];
 
 interface OperationDoc {
   operationId?: string;
@@ -142,18 +142,18 @@ export function buildApiRouter<Ops>(def: ApiDefinition<Ops>, services: Services)
   memoizeValidatorRouteCompilation();
 
   const apiHeaders = Object.entries(def.headers ?? {});
+  const preamble: RequestHandler[] = [];
   if (apiHeaders.length > 0) {
-    router.use((_req, res, next) => {
+    preamble.push((_req, res, next) => {
       setHeaders(res, apiHeaders);
       next();
     });
   }
-  for (const mw of def.before?.(services) ?? []) router.use(mw);
-
-  router.use(express.json({ limit: config.bodyLimit, strict: true, type: ['application/json', 'application/*+json'] }));
-  router.use(express.urlencoded({ limit: config.bodyLimit, extended: false, parameterLimit: 50 }));
-  router.use(
-    OpenApiValidator.middleware({
+  preamble.push(...(def.before?.(services) ?? []));
+  preamble.push(express.json({ limit: config.bodyLimit, strict: true, type: ['application/json', 'application/*+json'] }));
+  preamble.push(express.urlencoded({ limit: config.bodyLimit, extended: false, parameterLimit: 50 }));
+  preamble.push(
+    ...OpenApiValidator.middleware({
       apiSpec: structuredClone(spec) as never,
       validateRequests: { allErrors: true, coerceTypes: def.coerceTypes ?? false },
       validateResponses: config.validateResponses ? { allErrors: true } : false,
@@ -164,10 +164,12 @@ export function buildApiRouter<Ops>(def: ApiDefinition<Ops>, services: Services)
       ignoreUndocumented: false,
     }),
   );
-
+  // Dispatch by the operation the validator matched (req.openapi): the spec is
+  // the one routing table, and no second, Express-side match can disagree
+  // with it. Path parameters are the validator's (req.params, coerced).
+  const byOperation = new Map<string, Handler<unknown>>();
   const paths = spec.paths as Record<string, Record<string, OperationDoc>>;
   for (const [specPath, item] of Object.entries(paths)) {
-    const expressPath = specPath.replace(/\{([^}]+)\}/g, ':$1');
     for (const method of METHODS) {
       const op = item[method];
       if (!op) continue;
@@ -176,26 +178,36 @@ export function buildApiRouter<Ops>(def: ApiDefinition<Ops>, services: Services)
       if (!operationId || !handler) {
         throw new Error(`${def.id}: no handler for ${method.toUpperCase()} ${specPath} (operationId ${operationId})`);
       }
-      router[method as Method](expressPath, async (req, res) => {
-        const ended = inFlightOf(req.app)?.start();
-        let reply: { status: number; body: unknown; headers?: Record<string, string> };
-        try {
-          reply = (await handler(new Context(req, res))) as typeof reply;
-        } finally {
-          ended?.();
-        }
-        if (res.headersSent) return;
-        res.status(reply.status);
-        if (reply.headers) setHeaders(res, Object.entries(reply.headers));
-        if (reply.body === undefined) res.end();
-        else if (validatesResponses) res.json(reply.body); // the response validator checks what res.json is given
-        else sendJson(res, reply.body);
-      });
+      if (byOperation.has(operationId)) throw new Error(`${def.id}: operationId ${operationId} is used twice`);
+      byOperation.set(operationId, handler);
     }
   }
 
-  // Anything the validator let through that no route took (should not happen).
-  router.use((_req, _res, next) => next(new ApiError('not_found', 'There is no such resource.')));
+  const answer = async (handler: Handler<unknown>, req: Request, res: Response): Promise<void> => {
+    const ended = inFlightOf(req.app)?.start();
+    let reply: { status: number; body: unknown; headers?: Record<string, string> };
+    try {
+      reply = (await handler(new Context(req, res))) as typeof reply;
+    } finally {
+      ended?.();
+    }
+    if (res.headersSent) return;
+    res.status(reply.status);
+    if (reply.headers) setHeaders(res, Object.entries(reply.headers));
+    if (reply.body === undefined) res.end();
+    else if (validatesResponses) res.json(reply.body); // the response validator checks what res.json is given
+    else sendJson(res, reply.body);
+  };
+
+  const dispatch: RequestHandler = (req, res, next) => {
+    const operationId = (req as { openapi?: { schema?: { operationId?: unknown } } }).openapi?.schema?.operationId;
+    const handler = typeof operationId === 'string' ? byOperation.get(operationId) : undefined;
+    // Nothing the validator let through without an operation (should not happen).
+    if (!handler) return next(new ApiError('not_found', 'There is no such resource.'));
+    return answer(handler, req, res);
+  };
+  preamble.push(dispatch);
+  router.use(series(preamble));
 
   router.use(((err, req, res, _next) => {
     const { error, internal } = toApiError(err);

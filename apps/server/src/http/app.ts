@@ -9,6 +9,7 @@ import { InFlight } from './in-flight.ts';
 import { createMetrics } from './metrics.ts';
 import { requestLog } from './request-log.ts';
 import { securityHeaders } from './security-headers.ts';
+import { series } from './series.ts';
 import { isServicePath, SERVICE_PATHS } from './service-paths.ts';
 import { settleUrlParseDeprecation } from './url-parse-warning.ts';
 
@@ -52,14 +53,20 @@ export function createApp(services: Services, opts: AppOptions): Express {
   app.set('etag', false);
   app.set('trust proxy', config.trustProxy === false ? false : /^\d+$/.test(config.trustProxy) ? Number(config.trustProxy) : config.trustProxy);
   app.set('query parser', 'simple');
+  // Paths are case-sensitive (RFC 3986), the mounts too; the validator, which
+  // routes each request to its operation, reads this setting.
+  app.set('case sensitive routing', true);
 
-  app.use(requestLog(app, services.log));
   const metrics = createMetrics(opts.apis.map((a) => ({ id: a.id, mount: a.mount })));
-  app.use(metrics.middleware);
-
   const strictHeaders = securityHeaders();
   const docsHeaders = securityHeaders({ contentSecurityPolicy: false }, { 'Content-Security-Policy': DOCS_CSP });
-  app.use((req, res, next) => (req.path.startsWith('/docs') ? docsHeaders : strictHeaders)(req, res, next));
+  app.use(
+    series([
+      requestLog(app, services.log),
+      metrics.middleware,
+      (req, res, next) => (req.path.startsWith('/docs') ? docsHeaders : strictHeaders)(req, res, next),
+    ]),
+  );
 
   // Every API but the root one comes first: their mounts are outside the
   // service paths, so their requests never walk the service routes.

@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 
-type PathToRegexp = (path: string, options?: Record<string, unknown>) => { regexp: RegExp; keys: Array<{ name: string }> };
+type Compiled = { regexp: RegExp; keys: Array<{ name: string }> };
+type PathToRegexp = (path: string, options?: Record<string, unknown>) => Compiled;
 
 const MEMOIZED = Symbol.for('polyauth.pathToRegexp.memoized');
 
@@ -19,15 +20,19 @@ export function memoizeValidatorRouteCompilation(): void {
   const mod = requireFromValidator('path-to-regexp') as { pathToRegexp: PathToRegexp & { [MEMOIZED]?: true } };
   const original = mod.pathToRegexp;
   if (typeof original !== 'function' || original[MEMOIZED]) return;
-  const cache = new Map<string, ReturnType<PathToRegexp>>();
-  const memoized = (path: string, options?: Record<string, unknown>) => {
-    const keys = options ? Object.keys(options) : [];
-    if (typeof path !== 'string' || keys.some((k) => k !== 'sensitive' && k !== 'strict')) return original(path, options);
-    const key = `${options?.sensitive ? 1 : 0}${options?.strict ? 1 : 0}${path}`;
-    let hit = cache.get(key);
+  // by [sensitive][strict], then by route: no key built per call
+  const caches = [
+    [new Map<string, Compiled>(), new Map<string, Compiled>()],
+    [new Map<string, Compiled>(), new Map<string, Compiled>()],
+  ] as const;
+  const memoized = (path: string, options?: Record<string, unknown>): Compiled => {
+    if (typeof path !== 'string' || !options) return original(path, options);
+    for (const k in options) if (k !== 'sensitive' && k !== 'strict') return original(path, options);
+    const cache = caches[options.sensitive ? 1 : 0][options.strict ? 1 : 0];
+    let hit = cache.get(path);
     if (!hit) {
       hit = original(path, options);
-      if (cache.size < 10_000) cache.set(key, hit); // routes of the specs: a few dozen
+      if (cache.size < 10_000) cache.set(path, hit); // routes of the specs: a few dozen
     }
     return hit;
   };
