@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import pg from 'pg';
 import { AuthChanges, openPostgres, type Database, type TokenRow } from '@polyauth/store';
+import { PROMOTE_EVERY_MS } from '../src/identity/live-cache.ts';
 import { TokenCache } from '../src/identity/token-cache.ts';
 import { createStore, startServer, type TestServer } from './harness.ts';
 import { basicAuth, form, FORM, uniqueEmail } from './helpers.ts';
@@ -116,12 +117,14 @@ describe('TokenCache', () => {
     expect(cache.size).toBe(0);
   });
 
-  test('is bounded: the least recently used entry goes first', async () => {
-    const cache = new TokenCache({ ttlSeconds: 30, maxEntries: 2, changes: feed() });
+  test('is bounded: the least recently used entry goes first (recency counted to PROMOTE_EVERY_MS)', async () => {
+    let now = 1_000_000;
+    const cache = new TokenCache({ ttlSeconds: 30, maxEntries: 2, changes: feed(), now: () => now });
     let reads = 0;
     const load = (id: string) => async () => (reads++, row(id, `u${id}`));
     await cache.get('k1', load('1'));
     await cache.get('k2', load('2'));
+    now += PROMOTE_EVERY_MS;
     await cache.get('k1', load('1')); // k1 used last: k2 is the oldest
     await cache.get('k3', load('3'));
     expect(cache.size).toBe(2);

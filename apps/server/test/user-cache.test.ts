@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import { AuthChanges, openPostgres, type Database, type Store, type User } from '@polyauth/store';
+import { PROMOTE_EVERY_MS } from '../src/identity/live-cache.ts';
 import { UserCache } from '../src/identity/user-cache.ts';
 import { createStore, startServer, type TestServer } from './harness.ts';
 import { uniqueEmail } from './helpers.ts';
@@ -96,12 +97,14 @@ describe('UserCache', () => {
     expect(cache.size).toBe(0);
   });
 
-  test('is bounded: the least recently used entry goes first', async () => {
+  test('is bounded: the least recently used entry goes first (recency counted to PROMOTE_EVERY_MS)', async () => {
     const f = fakeStore();
     for (const id of ['1', '2', '3']) f.users.set(id, {});
-    const cache = new UserCache(f.store, { ttlSeconds: 30, maxEntries: 2, changes: feed() });
+    let now = 1_000_000;
+    const cache = new UserCache(f.store, { ttlSeconds: 30, maxEntries: 2, changes: feed(), now: () => now });
     await cache.byId('1');
     await cache.byId('2');
+    now += PROMOTE_EVERY_MS;
     await cache.byId('1');
     await cache.byId('3');
     expect(cache.size).toBe(2);

@@ -1,20 +1,8 @@
 import { EventEmitter } from 'node:events';
-import type { AuthChanges, TokenRow } from '@polyauth/store';
+import type { TokenRow } from '@polyauth/store';
+import { ChangeGate, TtlLru, type LiveCacheOptions } from './live-cache.ts';
 
-export interface TokenCacheOptions {
-  /** How long a live row may be served from memory, seconds; 0 disables the cache. */
-  ttlSeconds: number;
-  maxEntries: number;
-  /** The database's change feed; without one (or while it is not live) nothing is cached. */
-  changes: AuthChanges | undefined;
-  now?: () => number;
-}
-
-interface Entry {
-  row: TokenRow;
-  /** When this entry stops being served: the cache TTL, or sooner (a JWT's exp). */
-  until: number;
-}
+export type TokenCacheOptions = LiveCacheOptions;
 
 /** What a load found: a live row, and optionally a time past which it must not be served (ms). */
 export type Loaded = TokenRow | { row: TokenRow; notAfter: number };
@@ -22,47 +10,31 @@ export type Loaded = TokenRow | { row: TokenRow; notAfter: number };
 /**
  * A bounded, short-lived, in-memory cache of live token rows, keyed by
  * api, kind and token hash, so a valid token is checked without a database
- * round trip. Revocation stays immediate because the cache never decides on
- * its own: every committed change to a token or its user is announced by the
- * database (triggers → NOTIFY, see @polyauth/store auth-changes) and drops
- * that user's entries, and while that announcement cannot be guaranteed
- * (the listening connection is down) the cache is bypassed and emptied.
- * A row read while a change arrived is not cached (generation check), so a
- * read that raced a revocation cannot put the revoked token back.
+ * round trip. Kept exact by a ChangeGate (live-cache.ts): every announced
+ * change to a token or its user drops that user's entries, nothing is served
+ * while changes cannot be heard, and a read that raced a change is not kept.
  *
  * Emits 'invalidated' (userId | '*') after dropping entries.
  */
 export class TokenCache extends EventEmitter {
-  readonly #ttlMs: number;
-  readonly #max: number;
-  readonly #now: () => number;
-  /** key → entry, in least-recently-used first order. */
-  readonly #entries = new Map<string, Entry>();
+  readonly #gate: ChangeGate;
+  /** key → row, least recently used first; also kept by user in #byUser. */
+  readonly #entries: TtlLru<TokenRow>;
   /** userId → keys of that user's entries. */
   readonly #byUser = new Map<string, Set<string>>();
   /** Values no one user owns (OAuth clients), dropped by '*' only. */
-  readonly #shared = new Map<string, { value: unknown; until: number }>();
-  #generation = 0;
-  #closed = false;
-  readonly #changes: AuthChanges | undefined;
-  readonly #unsubscribe: (() => void) | undefined;
+  readonly #shared: TtlLru<unknown>;
 
   constructor(opts: TokenCacheOptions) {
     super();
-    this.#ttlMs = opts.ttlSeconds * 1000;
-    this.#max = opts.maxEntries;
-    this.#now = opts.now ?? Date.now;
-    this.#changes = this.#ttlMs > 0 ? opts.changes : undefined;
-    this.#unsubscribe = this.#changes?.subscribe({
-      changed: (userId) => this.invalidate(userId),
-      // missed changes are unknown: start over either way
-      live: () => this.invalidate('*'),
-    });
+    this.#entries = new TtlLru(opts.maxEntries, (key, row) => this.#unindex(key, row.userId));
+    this.#shared = new TtlLru(opts.maxEntries);
+    this.#gate = new ChangeGate(opts, (userId) => this.invalidate(userId));
   }
 
   /** True while rows may be served from memory. */
   get enabled(): boolean {
-    return !this.#closed && (this.#changes?.live ?? false);
+    return this.#gate.enabled;
   }
 
   get size(): number {
@@ -76,23 +48,17 @@ export class TokenCache extends EventEmitter {
    */
   async get(key: string, load: () => Promise<Loaded | undefined>): Promise<TokenRow | undefined> {
     if (!this.enabled) return rowOf(await load());
-    const now = this.#now();
-    const hit = this.#entries.get(key);
-    if (hit) {
-      if (hit.until > now && (hit.row.expiresAt === null || hit.row.expiresAt.getTime() > now)) {
-        this.#entries.delete(key); // most recently used goes last
-        this.#entries.set(key, hit);
-        return hit.row;
-      }
-      this.#drop(key, hit.row.userId);
-    }
-    const generation = this.#generation;
-    const loaded = await load();
-    const row = rowOf(loaded);
-    if (row && generation === this.#generation && this.enabled) {
-      this.#put(key, row, Math.min(now + this.#ttlMs, loaded && 'notAfter' in loaded ? loaded.notAfter : Infinity));
-    }
-    return row;
+    const now = this.#gate.now();
+    const hit = this.#entries.get(key, now);
+    if (hit) return hit;
+    return rowOf(
+      await this.#gate.load(load, (loaded) => {
+        const row = rowOf(loaded);
+        if (!row) return;
+        const notAfter = Math.min(loaded && 'notAfter' in loaded ? loaded.notAfter : Infinity, row.expiresAt?.getTime() ?? Infinity);
+        this.#put(key, row, Math.min(now + this.#gate.ttlMs, notAfter), now);
+      }),
+    );
   }
 
   /**
@@ -103,19 +69,12 @@ export class TokenCache extends EventEmitter {
    */
   async getShared<T>(key: string, load: () => Promise<T | undefined>): Promise<T | undefined> {
     if (!this.enabled) return load();
-    const now = this.#now();
-    const hit = this.#shared.get(key);
-    if (hit) {
-      if (hit.until > now) return hit.value as T;
-      this.#shared.delete(key);
-    }
-    const generation = this.#generation;
-    const value = await load();
-    if (value !== undefined && generation === this.#generation && this.enabled) {
-      this.#shared.set(key, { value, until: now + this.#ttlMs });
-      if (this.#shared.size > this.#max) this.#shared.delete(this.#shared.keys().next().value as string);
-    }
-    return value;
+    const now = this.#gate.now();
+    const hit = this.#shared.get(key, now);
+    if (hit !== undefined) return hit as T;
+    return this.#gate.load(load, (value) => {
+      if (value !== undefined) this.#shared.set(key, value, now + this.#gate.ttlMs, now);
+    });
   }
 
   /**
@@ -124,14 +83,14 @@ export class TokenCache extends EventEmitter {
    */
   patch(row: Pick<TokenRow, 'id' | 'userId'>, update: Partial<Pick<TokenRow, 'lastUsedAt'>>): void {
     for (const key of this.#byUser.get(row.userId) ?? []) {
-      const entry = this.#entries.get(key);
-      if (entry?.row.id === row.id) entry.row = { ...entry.row, ...update };
+      const cached = this.#entries.peek(key);
+      if (cached?.id === row.id) this.#entries.replace(key, { ...cached, ...update });
     }
   }
 
   /** Drops every entry of `userId` ('*': every entry) and voids reads in flight. */
   invalidate(userId: string): void {
-    this.#generation++;
+    this.#gate?.bump(); // (undefined only if the feed calls back while the gate is being made)
     if (userId === '*') {
       this.#entries.clear();
       this.#byUser.clear();
@@ -147,29 +106,22 @@ export class TokenCache extends EventEmitter {
   }
 
   close(): void {
-    this.#closed = true;
-    this.#unsubscribe?.();
-    this.#generation++;
+    this.#gate.close();
     this.#entries.clear();
     this.#byUser.clear();
     this.#shared.clear();
   }
 
-  #put(key: string, row: TokenRow, until: number): void {
-    const old = this.#entries.get(key);
-    if (old) this.#drop(key, old.row.userId);
-    this.#entries.set(key, { row, until });
+  #put(key: string, row: TokenRow, until: number, now: number): void {
+    const old = this.#entries.peek(key);
+    if (old) this.#unindex(key, old.userId);
+    this.#entries.set(key, row, until, now);
     let keys = this.#byUser.get(row.userId);
     if (!keys) this.#byUser.set(row.userId, (keys = new Set()));
     keys.add(key);
-    while (this.#entries.size > this.#max) {
-      const [oldestKey, oldest] = this.#entries.entries().next().value as [string, Entry];
-      this.#drop(oldestKey, oldest.row.userId);
-    }
   }
 
-  #drop(key: string, userId: string): void {
-    this.#entries.delete(key);
+  #unindex(key: string, userId: string): void {
     const keys = this.#byUser.get(userId);
     if (keys) {
       keys.delete(key);

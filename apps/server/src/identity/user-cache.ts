@@ -1,30 +1,19 @@
-import type { AuthChanges, Store, User } from '@polyauth/store';
+import type { Store, User } from '@polyauth/store';
+import { ChangeGate, TtlLru, type LiveCacheOptions } from './live-cache.ts';
 
-export interface UserCacheOptions {
-  /** How long a user may be served from memory, seconds; 0 disables the cache. */
-  ttlSeconds: number;
-  maxEntries: number;
-  /** The database's change feed; without one (or while it is not live) nothing is cached. */
-  changes: AuthChanges | undefined;
-  now?: () => number;
-}
+export type UserCacheOptions = LiveCacheOptions;
 
-interface Entry {
-  value: Readonly<User> | boolean;
-  until: number;
-}
+type Value = Readonly<User> | boolean;
 
 /**
  * A bounded, short-lived, in-memory cache of users (by id) and of whether a
  * user belongs to any domain, so a read-only authenticated request (auth-v3
  * whoAmI, mts-auth GET /user) needs no database round trip once its token is
- * cached too. Kept exact the way TokenCache is (see token-cache.ts): the
- * database announces every committed change of a user (any column but
- * last_login_at and updated_at) and of domain memberships (triggers →
- * NOTIFY, @polyauth/store auth-changes), which drops that user's entries;
- * while that announcement cannot be guaranteed every read goes to the
- * database and the cache is emptied; a read that raced a change is not
- * cached (generation check). A missing user is never cached.
+ * cached too. Kept exact by a ChangeGate (live-cache.ts), as TokenCache is:
+ * the database announces every committed change of a user (any column but
+ * last_login_at and updated_at) and of domain memberships, which drops that
+ * user's entries; nothing is served while changes cannot be heard; a read
+ * that raced a change is not kept. A missing user is never cached.
  *
  * A cached user's `lastLoginAt` is as of its load (a login does not
  * announce itself): read it from the store, never from here.
@@ -33,32 +22,19 @@ interface Entry {
  */
 export class UserCache {
   readonly #store: Store;
-  readonly #ttlMs: number;
-  readonly #max: number;
-  readonly #now: () => number;
-  /** `<slot>\n<userId>` → entry, least recently used first. */
-  readonly #entries = new Map<string, Entry>();
-  #generation = 0;
-  #closed = false;
-  readonly #changes: AuthChanges | undefined;
-  readonly #unsubscribe: (() => void) | undefined;
+  readonly #gate: ChangeGate;
+  /** `<slot>\n<userId>` → value, least recently used first. */
+  readonly #entries: TtlLru<Value>;
 
   constructor(store: Store, opts: UserCacheOptions) {
     this.#store = store;
-    this.#ttlMs = opts.ttlSeconds * 1000;
-    this.#max = opts.maxEntries;
-    this.#now = opts.now ?? Date.now;
-    this.#changes = this.#ttlMs > 0 ? opts.changes : undefined;
-    this.#unsubscribe = this.#changes?.subscribe({
-      changed: (userId) => this.invalidate(userId),
-      // missed changes are unknown: start over either way
-      live: () => this.invalidate('*'),
-    });
+    this.#entries = new TtlLru(opts.maxEntries);
+    this.#gate = new ChangeGate(opts, (userId) => this.invalidate(userId));
   }
 
   /** True while users may be served from memory. */
   get enabled(): boolean {
-    return !this.#closed && (this.#changes?.live ?? false);
+    return this.#gate.enabled;
   }
 
   get size(): number {
@@ -82,7 +58,7 @@ export class UserCache {
 
   /** Drops every entry of `userId` ('*': every entry) and voids reads in flight. */
   invalidate(userId: string): void {
-    this.#generation++;
+    this.#gate?.bump(); // (undefined only if the feed calls back while the gate is being made)
     if (userId === '*') {
       this.#entries.clear();
     } else {
@@ -92,31 +68,17 @@ export class UserCache {
   }
 
   close(): void {
-    this.#closed = true;
-    this.#unsubscribe?.();
-    this.#generation++;
+    this.#gate.close();
     this.#entries.clear();
   }
 
-  async #get(key: string, load: () => Promise<Entry['value'] | undefined>): Promise<Entry['value'] | undefined> {
+  async #get(key: string, load: () => Promise<Value | undefined>): Promise<Value | undefined> {
     if (!this.enabled) return load();
-    const now = this.#now();
-    const hit = this.#entries.get(key);
-    if (hit) {
-      this.#entries.delete(key);
-      if (hit.until > now) {
-        this.#entries.set(key, hit); // most recently used goes last
-        return hit.value;
-      }
-    }
-    const generation = this.#generation;
-    const value = await load();
-    if (value !== undefined && generation === this.#generation && this.enabled) {
-      this.#entries.set(key, { value, until: now + this.#ttlMs });
-      while (this.#entries.size > this.#max) {
-        this.#entries.delete(this.#entries.keys().next().value as string);
-      }
-    }
-    return value;
+    const now = this.#gate.now();
+    const hit = this.#entries.get(key, now);
+    if (hit !== undefined) return hit;
+    return this.#gate.load(load, (value) => {
+      if (value !== undefined) this.#entries.set(key, value, now + this.#gate.ttlMs, now);
+    });
   }
 }
