@@ -8,6 +8,7 @@ import { specPath } from '../../paths.ts';
 import type { Services } from '../../services.ts';
 import { authV3Error } from './dialect.ts';
 import { AUTH_V3, AUTH_V3_TOKEN_KIND, parseAuthV3Token } from './token.ts';
+import { rfc3339Seconds } from '../../http/rfc3339.ts';
 
 type Ops = authV3.operations;
 type Schemas = authV3.components['schemas'];
@@ -24,11 +25,6 @@ const tokenInvalid = () => new ApiError('unauthorized', 'The token is invalid or
 
 function toUser(u: User): Schemas['User'] {
   return { id: Number(u.id), firstName: u.firstName, lastName: u.lastName, userName: u.username, role: u.role };
-}
-
-/** RFC 3339 in UTC, whole seconds, `Z`. */
-function rfc3339(d: Date): string {
-  return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
 /** `<userId>-<32 lowercase hex>`: 128 random bits after the user id. */
@@ -62,7 +58,7 @@ export const authV3Api = defineApi<Ops>({
 
     type LoggedIn = Reply<Ops['loginPost']> & { status: 200 };
     function loggedIn(user: User, token: string, expiresAt: Date): LoggedIn {
-      return { status: 200, body: { user: toUser(user), token, expires: rfc3339(expiresAt) } };
+      return { status: 200, body: { user: toUser(user), token, expires: rfc3339Seconds(expiresAt) } };
     }
 
     async function login(p: Schemas['LoginRequest'], ip: string): Promise<LoggedIn> {

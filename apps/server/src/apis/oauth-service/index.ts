@@ -13,6 +13,7 @@ import { specPath } from '../../paths.ts';
 import type { Services } from '../../services.ts';
 import { oauthBody } from './body.ts';
 import { oauthError } from './dialect.ts';
+import { rfc3339Seconds } from '../../http/rfc3339.ts';
 
 const API = 'oauth-service';
 const MOUNT = '/api/oauth';
@@ -31,11 +32,6 @@ function invalidGrant(message: string): ApiError {
   return new ApiError('bad_request', message, { code: 'invalid_grant' });
 }
 
-/** RFC 3339 in UTC without fractional seconds, as the spec's examples. */
-function utc(at: Date): string {
-  return at.toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
-
 function toUserBody(user: User): Schemas['User'] {
   return {
     id: user.id,
@@ -44,12 +40,12 @@ function toUserBody(user: User): Schemas['User'] {
     ...(user.jobTitle ? { role: user.jobTitle } : {}),
     ...(user.company ? { company: user.company } : {}),
     email_verified: user.emailVerifiedAt !== null,
-    created_at: utc(user.createdAt),
+    created_at: rfc3339Seconds(user.createdAt),
   };
 }
 
 function tokenBody(t: SessionTokens): Schemas['TokenResponse'] {
-  return { access_token: t.accessToken, refresh_token: t.refreshToken, expire_at: utc(t.expiresAt), token_type: 'Bearer' };
+  return { access_token: t.accessToken, refresh_token: t.refreshToken, expire_at: rfc3339Seconds(t.expiresAt), token_type: 'Bearer' };
 }
 
 /**
