@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { createHash } from 'node:crypto';
 import type { Role, User } from '@polyauth/store';
 import { safeRedirectPath } from '../src/apis/auth-v3/redirect.ts';
+import { LoginThrottle } from '../src/identity/throttle.ts';
 import { newTotpSecret, totpCode } from '../src/identity/totp.ts';
 import { startServer, type TestServer } from './harness.ts';
 import { basicAuth, form, FORM, keysOf, uniqueEmail } from './helpers.ts';
@@ -202,7 +203,7 @@ describe('two-factor login', () => {
     const noTotp = await expectError(await call('login', { userName: plain.username, password: 'wrong password!', code }), 401, 'AuthInvalidCredentials');
     const unknown = await expectError(await call('login', { userName: `ghost-${u.username}`, password: 'wrong password!', code }), 401, 'AuthInvalidCredentials');
     for (const b of [withCode, withBadCode, noTotp, unknown]) expect(b).toEqual(noCode);
-    await srv.services.store.throttle.clear(`login:account:${u.username}`);
+    await srv.services.store.throttle.clear(LoginThrottle.accountKey(u.username, u.id));
     // The code was not looked at, let alone used up, without the password.
     expect((await loginOk(u.username, { code })).user.id).toBe(Number(u.id));
   });
@@ -211,7 +212,7 @@ describe('two-factor login', () => {
     const u = await makeUser({ totp: true });
     for (const code of [wrongCode(u.secret!), '12345', 'abcdef', '1234567', ' 123456']) {
       await expectError(await call('login', { userName: u.username, password: PASSWORD, code }), 401, 'AuthAccountTwoFactorProtected');
-      await srv.services.store.throttle.clear(`login:account:${u.username}`);
+      await srv.services.store.throttle.clear(LoginThrottle.accountKey(u.username, u.id));
     }
   });
 

@@ -148,6 +148,17 @@ describe('POST /auth/authorize (password grant)', () => {
     const lockouts = await srv.services.store.audit.recent({ action: 'login.lockout' });
     expect(lockouts.filter((e) => e.api === 'mint-auth').length).toBeGreaterThanOrEqual(2);
   });
+
+  test("an account's username and email share one budget: failures under either lock both", async () => {
+    const email = uniqueEmail('shared');
+    const username = `${email.split('@')[0]!}-name`;
+    const user = await srv.services.accounts.register({ username, email, firstName: 'S', lastName: 'B', password: PASSWORD }, { api: 'test', ip: '127.0.0.1' });
+    await expectError(await authorize(username, 'wrong password'), 404);
+    await expectError(await authorize(email.toUpperCase(), 'wrong password'), 404);
+    await expectError(await authorize(email, 'wrong password'), 404);
+    for (const identifier of [username, email]) await expectError(await authorize(identifier, PASSWORD), 429, /try again later/);
+    expect(await srv.services.store.audit.recent({ action: 'login.lockout', userId: user.id })).toHaveLength(1);
+  });
 });
 
 describe('token lifetime', () => {

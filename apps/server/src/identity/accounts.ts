@@ -1,7 +1,7 @@
 import { IdentifierTakenError, type NewUser, type Store, type User } from '@polyauth/store';
 import { checkPasswordPolicy, MAX_PASSWORD_BYTES, type PasswordHasher } from './passwords.ts';
 import type { LastLoginRecorder } from './last-login.ts';
-import type { LoginThrottle } from './throttle.ts';
+import { LoginThrottle } from './throttle.ts';
 import { totpStep } from './totp.ts';
 
 export { IdentifierTakenError };
@@ -67,8 +67,10 @@ export class Accounts {
     // and is counted (throttle, audit) with NUL replaced, instead of failing.
     const lookup = !attempt.identifier.includes('\0') && attempt.identifier.length <= 254;
     const a = { ...attempt, identifier: attempt.identifier.replaceAll('\0', '\uFFFD') };
-    await this.#throttle.check(a.identifier, a.ip);
     const user = lookup ? await this.#store.users.byIdentifier(a.identifier) : undefined;
+    // counted against the account, however it was named (see accountKey)
+    const account = LoginThrottle.accountKey(a.identifier, user?.id);
+    await this.#throttle.check(account, a.ip);
     const passwordOk =
       // bcrypt reads 72 bytes: a longer password would match on its prefix.
       // No stored password is longer (registration refuses it), so it never matches.
@@ -76,7 +78,7 @@ export class Accounts {
         ? await this.#passwords.compare(a.password, user.passwordHash)
         : await this.#passwords.compareDummy(a.password);
     if (!user || !passwordOk || user.disabled) {
-      const lockedFor = await this.#throttle.failure(a.identifier, a.ip);
+      const lockedFor = await this.#throttle.failure(account, a.ip);
       await this.#store.audit.write({
         api: a.api,
         action: lockedFor > 0 ? 'login.lockout' : 'login.failure',
@@ -94,7 +96,7 @@ export class Accounts {
         // it as a failure too: were the right password not counted, a guess
         // followed by known-wrong ones would tell by when the lockout comes
         // whether the guess was right, without the second factor.
-        const lockedFor = await this.#throttle.failure(a.identifier, a.ip);
+        const lockedFor = await this.#throttle.failure(account, a.ip);
         await this.#store.audit.write({
           api: a.api,
           action: lockedFor > 0 ? 'login.lockout' : 'login.second_factor_required',
@@ -107,7 +109,7 @@ export class Accounts {
       const refused = await this.#checkSecondFactor(a, user, user.totpSecret, a.secondFactor.code);
       if (refused) return refused;
     }
-    await this.#throttle.success(a.identifier);
+    await this.#throttle.success(account);
     if (this.#passwords.needsRehash(user.passwordHash)) {
       const newHash = await this.#passwords.hash(a.password);
       await this.#store.users.replacePasswordHash(user.id, user.passwordHash, newHash);
@@ -168,7 +170,7 @@ export class Accounts {
       if (step !== undefined && (await this.#store.users.consumeTotpStep(user.id, step))) return undefined;
       problem = step === undefined ? 'wrong' : 'replayed';
     }
-    const lockedFor = problem === 'missing' ? 0 : await this.#throttle.failure(a.identifier, a.ip);
+    const lockedFor = problem === 'missing' ? 0 : await this.#throttle.failure(LoginThrottle.accountKey(a.identifier, user.id), a.ip);
     await this.#store.audit.write({
       api: a.api,
       action: lockedFor > 0 ? 'login.lockout' : 'login.second_factor_failure',

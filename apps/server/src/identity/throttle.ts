@@ -12,9 +12,10 @@ export class ThrottledError extends Error {
 }
 
 /**
- * Counts failed sign-ins per account and per client address in the database,
- * so the limits hold across server instances. Unknown accounts are counted
- * like known ones: a lockout reveals nothing about who is registered.
+ * Counts failed sign-ins per account (see accountKey) and per client address
+ * in the database, so the limits hold across server instances. Unknown
+ * accounts are counted like known ones: a lockout reveals nothing about who
+ * is registered.
  */
 export class LoginThrottle {
   readonly #store: Store;
@@ -30,25 +31,35 @@ export class LoginThrottle {
     this.#ip = { ...base, maxFailures: cfg.ipMaxFailures };
   }
 
-  static accountKey(identifier: string): string {
-    return `login:account:${identifier.trim().toLowerCase()}`;
+  /**
+   * The per-account counter. An identifier that names an account counts
+   * against that account (its user id), so its username, its email and any
+   * case or spacing of them share one budget; one that names no account
+   * counts against itself, trimmed and lowercased as identifiers are
+   * matched. Either way one counter is read and one written per attempt, so
+   * known and unknown identifiers cost the same. What a lockout can tell:
+   * that two identifiers name the same account, to someone who has already
+   * spent that account's whole budget; never whether one identifier exists.
+   */
+  static accountKey(identifier: string, userId?: string): string {
+    return userId === undefined ? `login:account:${identifier.trim().toLowerCase()}` : `login:user:${userId}`;
   }
 
   static ipKey(ip: string): string {
     return `login:ip:${ip}`;
   }
 
-  /** Throws ThrottledError when the account or the address is locked. */
-  async check(identifier: string, ip: string): Promise<void> {
+  /** Throws ThrottledError when the account (an accountKey) or the address is locked. */
+  async check(accountKey: string, ip: string): Promise<void> {
     if (!this.#cfg.enabled) return;
-    const seconds = await this.#store.throttle.lockedFor([LoginThrottle.accountKey(identifier), LoginThrottle.ipKey(ip)]);
+    const seconds = await this.#store.throttle.lockedFor([accountKey, LoginThrottle.ipKey(ip)]);
     if (seconds > 0) throw new ThrottledError(seconds);
   }
 
   /** Counts a failure; returns the lockout length it caused (0 = none). */
-  async failure(identifier: string, ip: string): Promise<number> {
+  async failure(accountKey: string, ip: string): Promise<number> {
     if (!this.#cfg.enabled) return 0;
-    const a = await this.#store.throttle.hit(LoginThrottle.accountKey(identifier), this.#account);
+    const a = await this.#store.throttle.hit(accountKey, this.#account);
     const b = await this.#store.throttle.hit(LoginThrottle.ipKey(ip), this.#ip);
     return Math.max(a, b);
   }
@@ -71,9 +82,9 @@ export class LoginThrottle {
     return this.#store.throttle.hit(key, this.#ip);
   }
 
-  async success(identifier: string): Promise<void> {
+  async success(accountKey: string): Promise<void> {
     if (!this.#cfg.enabled) return;
-    await this.#store.throttle.clear(LoginThrottle.accountKey(identifier));
+    await this.#store.throttle.clear(accountKey);
   }
 
   /**
