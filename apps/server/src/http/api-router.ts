@@ -142,17 +142,18 @@ export function buildApiRouter<Ops>(def: ApiDefinition<Ops>, services: Services)
   memoizeValidatorRouteCompilation();
 
   const apiHeaders = Object.entries(def.headers ?? {});
-  const preamble: RequestHandler[] = [];
+  // Everything up to the error handler, run as one router layer (series).
+  const steps: RequestHandler[] = [];
   if (apiHeaders.length > 0) {
-    preamble.push((_req, res, next) => {
+    steps.push((_req, res, next) => {
       setHeaders(res, apiHeaders);
       next();
     });
   }
-  preamble.push(...(def.before?.(services) ?? []));
-  preamble.push(express.json({ limit: config.bodyLimit, strict: true, type: ['application/json', 'application/*+json'] }));
-  preamble.push(express.urlencoded({ limit: config.bodyLimit, extended: false, parameterLimit: 50 }));
-  preamble.push(
+  steps.push(...(def.before?.(services) ?? []));
+  steps.push(express.json({ limit: config.bodyLimit, strict: true, type: ['application/json', 'application/*+json'] }));
+  steps.push(express.urlencoded({ limit: config.bodyLimit, extended: false, parameterLimit: 50 }));
+  steps.push(
     ...OpenApiValidator.middleware({
       apiSpec: structuredClone(spec) as never,
       validateRequests: { allErrors: true, coerceTypes: def.coerceTypes ?? false },
@@ -206,8 +207,8 @@ export function buildApiRouter<Ops>(def: ApiDefinition<Ops>, services: Services)
     if (!handler) return next(new ApiError('not_found', 'There is no such resource.'));
     return answer(handler, req, res);
   };
-  preamble.push(dispatch);
-  router.use(series(preamble));
+  steps.push(dispatch);
+  router.use(series(steps));
 
   router.use(((err, req, res, _next) => {
     const { error, internal } = toApiError(err);
