@@ -80,6 +80,7 @@ describe('security headers', () => {
       await fetch(`${srv.baseUrl}/api/v3/auth/whoAmI?token=1-00000000000000000000000000000000`), // 401
       await fetch(`${srv.baseUrl}/no/such/path`), // mts-auth 404
       await fetch(`${srv.baseUrl}/healthz`),
+      await fetch(`${srv.baseUrl}/docsfoo`), // mts-auth 404, not a docs page
     ];
     for (const res of answers) {
       for (const [name, value] of Object.entries(strict)) expect([name, res.headers.get(name)]).toEqual([name, value]);
@@ -90,6 +91,8 @@ describe('security headers', () => {
     expect(csp).toContain('worker-src');
     expect(csp).not.toBe(strict['content-security-policy']);
     expect(docs.headers.get('strict-transport-security')).toBe(strict['strict-transport-security']);
+    // the docs are a service path in any case, and carry their CSP in any case
+    expect((await fetch(`${srv.baseUrl}/DOCS/`)).headers.get('content-security-policy')).toBe(csp);
   });
 
   test('a CSP computed per request (a nonce) is refused, not frozen', () => {

@@ -10,7 +10,7 @@ import { createMetrics } from './metrics.ts';
 import { requestLog } from './request-log.ts';
 import { securityHeaders } from './security-headers.ts';
 import { series } from './series.ts';
-import { isServicePath, SERVICE_PATHS } from './service-paths.ts';
+import { isDocsPath, isServicePath, SERVICE_PATHS } from './service-paths.ts';
 import { settleUrlParseDeprecation } from './url-parse-warning.ts';
 
 export interface AppOptions {
@@ -64,7 +64,7 @@ export function createApp(services: Services, opts: AppOptions): Express {
     series([
       requestLog(app, services.log),
       metrics.middleware,
-      (req, res, next) => (req.path.startsWith('/docs') ? docsHeaders : strictHeaders)(req, res, next),
+      (req, res, next) => (isDocsPath(req.path) ? docsHeaders : strictHeaders)(req, res, next),
     ]),
   );
 
