@@ -115,10 +115,11 @@ export class TokenCache extends EventEmitter {
   #put(key: string, row: TokenRow, until: number, now: number): void {
     const old = this.#entries.peek(key);
     if (old) this.#unindex(key, old.userId);
-    this.#entries.set(key, row, until, now);
     let keys = this.#byUser.get(row.userId);
     if (!keys) this.#byUser.set(row.userId, (keys = new Set()));
     keys.add(key);
+    // indexed first: whatever the bound evicts (even this entry) is unindexed
+    this.#entries.set(key, row, until, now);
   }
 
   #unindex(key: string, userId: string): void {
