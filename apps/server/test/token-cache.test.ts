@@ -254,7 +254,10 @@ describe(`revocation with the cache on (${DATABASE_URL ? 'Postgres' : 'PGlite'})
     srv = await startServer();
     const created = await srv.services.clients.create('oauth', 'cache');
     client = { id: created.client.clientId, secret: created.secret! };
-    expect(srv.services.tokenCache.enabled).toBe(true);
+    // On Postgres the change feed goes live once its own connection has run
+    // LISTEN, in the background: wait for it (bounded), or nothing here
+    // would exercise the cache.
+    await until(() => srv.services.tokenCache.enabled);
   });
   afterAll(async () => {
     await srv?.close();
