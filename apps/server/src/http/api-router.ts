@@ -3,6 +3,7 @@ import express, { type Request, type RequestHandler, type Response, type Router 
 import * as OpenApiValidator from 'express-openapi-validator';
 import { parse as parseYaml } from 'yaml';
 import type { Services } from '../services.ts';
+import { formBody, jsonBody } from './body-parsers.ts';
 import { ApiError, kindForStatus, type ErrorDialect } from './errors.ts';
 import { inFlightOf } from './in-flight.ts';
 import { series } from './series.ts';
@@ -151,8 +152,7 @@ export function buildApiRouter<Ops>(def: ApiDefinition<Ops>, services: Services)
     });
   }
   steps.push(...(def.before?.(services) ?? []));
-  steps.push(express.json({ limit: config.bodyLimit, strict: true, type: ['application/json', 'application/*+json'] }));
-  steps.push(express.urlencoded({ limit: config.bodyLimit, extended: false, parameterLimit: 50 }));
+  steps.push(jsonBody(config), formBody(config));
   steps.push(
     ...OpenApiValidator.middleware({
       apiSpec: structuredClone(spec) as never,

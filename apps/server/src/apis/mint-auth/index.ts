@@ -4,7 +4,7 @@ import type { Client, User } from '@polyauth/store';
 import { defineApi } from '../../http/api-router.ts';
 import { parseAuthorization } from '../../http/auth-header.ts';
 import { ApiError } from '../../http/errors.ts';
-import { jsonBody } from '../../http/json-body.ts';
+import { jsonBody } from '../../http/body-parsers.ts';
 import { IdentifierTakenError } from '../../identity/accounts.ts';
 import { MIN_PASSWORD_LENGTH } from '../../identity/passwords.ts';
 import { specPath } from '../../paths.ts';

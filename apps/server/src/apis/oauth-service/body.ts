@@ -1,4 +1,5 @@
-import express, { type RequestHandler } from 'express';
+import type { RequestHandler } from 'express';
+import { formBody, jsonBody } from '../../http/body-parsers.ts';
 import { ApiError } from '../../http/errors.ts';
 import type { Services } from '../../services.ts';
 
@@ -14,8 +15,8 @@ const route = (path: string) => path.replace(/\/+$/, '') || '/';
  * is `unsupported_grant_type` (RFC 6749 §5.2), not a schema mismatch.
  */
 export function oauthBody({ config }: Services): RequestHandler[] {
-  const json = express.json({ limit: config.bodyLimit, strict: true, type: ['application/json', 'application/*+json'] });
-  const form = express.urlencoded({ limit: config.bodyLimit, extended: false, parameterLimit: 50 });
+  const json = jsonBody(config);
+  const form = formBody(config);
   const interpret: RequestHandler = (req, _res, next) => {
     const body = req.body as Record<string, unknown> | undefined;
     if (req.method !== 'POST' || !body || typeof body !== 'object' || Array.isArray(body)) return next();
