@@ -36,7 +36,9 @@ for (const [key, pkg] of Object.entries(packages)) {
     if (packages[nested] || packages[hoisted]) continue;
     const platform = platformOf(dep);
     if (!platform || !/^\d+\.\d+\.\d+/.test(spec)) continue;
-    packages[hoisted] = { version: spec, ...(pkg.dev ? { dev: true } : {}), optional: true, ...platform };
+    // keys in the order npm itself writes them (version, then alphabetical),
+    // so that a later `npm install` leaves the lock as it is
+    packages[hoisted] = { version: spec, cpu: platform.cpu, ...(pkg.dev ? { dev: true } : {}), ...(platform.libc ? { libc: platform.libc } : {}), optional: true, os: platform.os };
     added += 1;
   }
 }

@@ -71,6 +71,9 @@ export class ConfigError extends Error {
 
 type Env = Record<string, string | undefined>;
 
+/** pino's levels, quietest last. */
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+
 export function loadConfig(env: Env = process.env): Config {
   const problems: string[] = [];
   const str = (name: string, fallback: string) => env[name]?.trim() || fallback;
@@ -125,6 +128,8 @@ export function loadConfig(env: Env = process.env): Config {
   const bodyLimit = str('BODY_LIMIT', '16kb');
   if (!/^\d+(b|kb|mb)$/i.test(bodyLimit)) problems.push(`BODY_LIMIT must look like 16kb (got "${bodyLimit}")`);
   const trustProxy = env.TRUST_PROXY?.trim() || false;
+  const logLevel = str('LOG_LEVEL', envName === 'test' ? 'silent' : 'info').toLowerCase();
+  if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')} (got "${logLevel}")`);
 
   const config: Config = {
     env: envName,
@@ -138,7 +143,7 @@ export function loadConfig(env: Env = process.env): Config {
     bcryptPoolSize: int('BCRYPT_POOL_SIZE', Math.max(1, availableParallelism()), 1, 256),
     bodyLimit,
     trustProxy,
-    logLevel: str('LOG_LEVEL', envName === 'test' ? 'silent' : 'info'),
+    logLevel,
     validateResponses: bool('VALIDATE_RESPONSES', envName === 'test'),
     lastLoginFlushMs: int('LAST_LOGIN_FLUSH_MS', 1000, 0, 60_000),
     tokens: {

@@ -1,5 +1,6 @@
 // The only module with side effects: reads the environment, opens the
 // database, listens, and handles signals.
+import { once } from 'node:events';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import pino from 'pino';
@@ -60,16 +61,23 @@ async function main(): Promise<void> {
 
   const services = createServices(config, db, log, config.jwtSecret ?? developmentJwtSecret(config));
   const app = createApp(services, { apis, routes });
-  await firstRunBootstrap(services, (text) => process.stdout.write(`${text}\n`));
 
+  // Listen before the first-run bootstrap: on a taken port nothing is created
+  // (its one-time credentials would be shown and then lost).
   const server = app.listen(config.port, config.host);
-  server.on('listening', () => {
-    log.info({ url: config.publicUrl, database: db.kind, apis: apis.map((a) => `${a.id} ${a.mount}`) }, 'polyauth is listening');
-  });
-  server.on('error', (err) => {
-    log.fatal({ err }, 'cannot listen');
+  try {
+    await once(server, 'listening');
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const why = e.code === 'EADDRINUSE' ? 'the address is already in use (another polyauth, or set PORT/HOST)' : e.code === 'EACCES' ? 'permission denied' : e.message;
+    console.error(`polyauth: cannot listen on ${config.host}:${config.port}: ${why}`);
+    await closeServices(services);
+    await db.close();
     process.exit(1);
-  });
+  }
+  server.on('error', (err) => log.error({ err }, 'server error'));
+  await firstRunBootstrap(services, (text) => process.stdout.write(`${text}\n`));
+  log.info({ url: config.publicUrl, database: db.kind, apis: apis.map((a) => `${a.id} ${a.mount}`) }, 'polyauth is listening');
   server.keepAliveTimeout = 5_000;
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;

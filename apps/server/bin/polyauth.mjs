@@ -1,0 +1,9 @@
+#!/usr/bin/env node
+// The `polyauth` admin command: `npx polyauth --help` in this repository
+// (npx, like npm scripts, puts the node@24 devDependency first on PATH).
+const major = Number(process.versions.node.split('.')[0]);
+if (major < 24) {
+  process.stderr.write(`polyauth needs Node.js 24 or newer; this is ${process.version}. Run it with \`npx polyauth\` or \`npm run --silent admin -- ...\`.\n`);
+  process.exit(1);
+}
+await import('../src/cli/main.ts');
