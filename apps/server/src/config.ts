@@ -18,6 +18,11 @@ export interface Config {
   bodyLimit: string;
   trustProxy: string | false;
   logLevel: string;
+  /**
+   * Bearer token for GET /metrics; undefined = open in development and test,
+   * off (404) in production.
+   */
+  metricsToken: string | undefined;
   validateResponses: boolean;
   /** users.last_login_at is written behind, at most this often, ms; 0 = at every login. */
   lastLoginFlushMs: number;
@@ -128,6 +133,8 @@ export function loadConfig(env: Env = process.env): Config {
   const bodyLimit = str('BODY_LIMIT', '16kb');
   if (!/^\d+(b|kb|mb)$/i.test(bodyLimit)) problems.push(`BODY_LIMIT must look like 16kb (got "${bodyLimit}")`);
   const trustProxy = env.TRUST_PROXY?.trim() || false;
+  const metricsToken = env.METRICS_TOKEN?.trim() || undefined;
+  if (metricsToken && Buffer.byteLength(metricsToken) < 16) problems.push('METRICS_TOKEN must be at least 16 bytes long');
   const logLevel = str('LOG_LEVEL', envName === 'test' ? 'silent' : 'info').toLowerCase();
   if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')} (got "${logLevel}")`);
 
@@ -144,6 +151,7 @@ export function loadConfig(env: Env = process.env): Config {
     bodyLimit,
     trustProxy,
     logLevel,
+    metricsToken,
     validateResponses: bool('VALIDATE_RESPONSES', envName === 'test'),
     lastLoginFlushMs: int('LAST_LOGIN_FLUSH_MS', 1000, 0, 60_000),
     tokens: {

@@ -1,6 +1,8 @@
+import { timingSafeEqual } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import express, { type Express, type Router } from 'express';
+import expressStaticGzip from 'express-static-gzip';
 import { migrationsCurrent } from '@polyauth/store';
 import { docsDistDir, specsDir } from '../paths.ts';
 import type { Services } from '../services.ts';
@@ -90,7 +92,18 @@ export function createApp(services: Services, opts: AppOptions): Express {
       res.status(503).json({ status: 'database unavailable', database: services.db.kind });
     }
   });
-  service.get('/metrics', async (_req, res) => {
+  // Metrics name every API's traffic and error rates: behind METRICS_TOKEN
+  // when it is set, and not served in production without it.
+  const metricsToken = config.metricsToken === undefined ? undefined : Buffer.from(`Bearer ${config.metricsToken}`);
+  service.get('/metrics', async (req, res) => {
+    if (metricsToken === undefined && config.env === 'production') {
+      res.status(404).json({ error: 'not_found', message: 'Metrics are off: set METRICS_TOKEN to serve them.' });
+      return;
+    }
+    if (metricsToken !== undefined && !sameBytes(Buffer.from(req.get('authorization') ?? ''), metricsToken)) {
+      res.status(401).set('WWW-Authenticate', 'Bearer realm="polyauth metrics"').json({ error: 'unauthorized', message: 'GET /metrics needs Authorization: Bearer <METRICS_TOKEN>.' });
+      return;
+    }
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
 
@@ -105,7 +118,16 @@ export function createApp(services: Services, opts: AppOptions): Express {
     res.type('application/yaml').sendFile(path.join(specsDir, file));
   });
   if (existsSync(docsDistDir)) {
-    service.use('/docs', express.static(docsDistDir, { index: 'index.html', redirect: true, fallthrough: true }));
+    // The pages' .br and .gz siblings, built with them, for clients that accept them.
+    service.use(
+      '/docs',
+      expressStaticGzip(docsDistDir, {
+        enableBrotli: true,
+        orderPreference: ['br', 'gzip'],
+        index: 'index.html',
+        serveStatic: { redirect: true, fallthrough: true },
+      }),
+    );
   }
   service.use('/docs', (_req, res) => {
     res
@@ -123,4 +145,9 @@ export function createApp(services: Services, opts: AppOptions): Express {
   // The root API (mts-auth) last: its router answers everything else.
   for (const api of byMount.filter((a) => a.mount === '/')) app.use('/', buildApiRouter(api, services));
   return app;
+}
+
+/** Constant-time for equal lengths; a length mismatch says only that it is wrong. */
+function sameBytes(a: Buffer, b: Buffer): boolean {
+  return a.length === b.length && timingSafeEqual(a, b);
 }
