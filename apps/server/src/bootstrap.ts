@@ -35,6 +35,9 @@ export async function firstRunBootstrap(s: Services, print: (text: string) => vo
     `    curl -i -H 'Content-Type: application/json' -X POST -d '{"grant_type":"password",${kate}}' ${mint}/auth/authorize`,
     `    curl -i ${mint}/auth/token_info -H 'Authorization: UserToken <access_token from above>'`,
     '',
+    '  The same person (Ada, registered above) through user-token-auth:',
+    `    curl -s -X POST ${base}/auth/login -u 'ada@example.com:correct horse battery'`,
+    '',
     `  Docs: ${base}/docs/`,
     '',
   ];
