@@ -95,7 +95,7 @@ async function startServer() {
     if (Date.now() > deadline) fail(`npm start did not listen within 300 s:\n${printed}`);
     await new Promise((r) => setTimeout(r, 200));
   }
-  const id = /OAuth client.*id: (\S+)\s+secret: (\S+)/s.exec(printed);
+  const id = /OAuth client[^\n]*id: (\S+)\s+secret: (\S+)/.exec(printed);
   if (!id) fail(`the first start printed no development OAuth client:\n${printed}`);
   credentials = { id: id[1], secret: id[2] };
   console.log(`npm start: listening; development client ${credentials.id}`);
@@ -128,7 +128,8 @@ for (const [i, block] of blocks.entries()) {
     if (before.some((l) => l.trim() && !l.trim().startsWith('#'))) bash(before.join('\n'), `${label} (after npm start)`);
     continue;
   }
-  if (/admin|polyauth/.test(block)) await stopServer();
+  // the embedded store is one process's at a time: the CLI needs the server stopped, as the README says
+  if (/^(npm run (--silent )?admin|npx polyauth)\b/m.test(block)) await stopServer();
   let script = block;
   if (script.includes('<client id>')) {
     if (!credentials) fail(`${label} needs the development client, but nothing started the server before it`);
