@@ -78,7 +78,7 @@ let credentials;
 function bash(script, label) {
   console.log(`\n--- ${label}\n${script.trim()}\n---`);
   try {
-    execFileSync('bash', ['-euo', 'pipefail', '-c', script], { cwd: clone, env, stdio: 'inherit', timeout: 600_000 });
+    execFileSync('bash', ['-euo', 'pipefail', '-c', script], { cwd: clone, env, stdio: 'inherit', timeout: 1_200_000 });
   } catch (err) {
     fail(`${label} exited ${err.status ?? err.signal}`);
   }
