@@ -69,11 +69,10 @@ export class Accounts {
    * known (an attempt that throws on the way counts as failed: its password
    * may have been compared).
    */
-  async signIn(attempt: SignInAttempt): Promise<SignInResult> {
+  async signIn(a: SignInAttempt): Promise<SignInResult> {
     // The database cannot store NUL in text: such an identifier matches nobody
     // and is counted (throttle, audit) like any other unknown one.
-    const lookup = !attempt.identifier.includes('\0') && attempt.identifier.length <= 254;
-    const a = attempt;
+    const lookup = !a.identifier.includes('\0') && a.identifier.length <= 254;
     const user = lookup ? await this.#store.users.byIdentifier(a.identifier) : undefined;
     // counted against the account, however it was named (see accountKey)
     const account = this.#throttle.accountKey(a.identifier, user?.id);
