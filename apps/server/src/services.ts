@@ -34,7 +34,7 @@ export interface Services {
 export function createServices(config: Config, db: Database, log: Logger, jwtSecret: string): Services {
   const store = createStore(db.knex);
   const passwords = new PasswordHasher({ cost: config.bcryptCost, poolSize: config.bcryptPoolSize });
-  const throttle = new LoginThrottle(store, config.throttle);
+  const throttle = new LoginThrottle(store, config.throttle, jwtSecret);
   const tokenCache = new TokenCache({
     ttlSeconds: config.tokens.cacheTtl,
     maxEntries: config.tokens.cacheMaxEntries,

@@ -3,7 +3,7 @@
 // audit, and counts that are numbers on both drivers.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { createStore, IdentifierTakenError, type Database, type Store, type ThrottlePolicy } from '../src/index.ts';
+import { createStore, IdentifierTakenError, RESERVATION_STALE_SECONDS, type Database, type Store, type ThrottlePolicy } from '../src/index.ts';
 import { onPostgres, openMigratedDatabase } from './databases.ts';
 
 let db: Database;
@@ -208,21 +208,32 @@ describe('one-time tokens', () => {
 
 describe('throttle', () => {
   const policy: ThrottlePolicy = { maxFailures: 3, windowSeconds: 600, lockoutSeconds: 10, maxLockoutSeconds: 35 };
+  const none = { lockedFor: 0, lockedNow: false };
 
   test('locks at the limit, with exponential backoff up to the cap', async () => {
     const key = `test:${uid()}`;
+    const unlock = () => db.knex('throttle').where({ key }).update({ locked_until: db.knex.raw(`now() - interval '1 second'`) });
     const lockAfter = async () => {
-      expect(await store.throttle.hit(key, policy)).toBe(0);
-      expect(await store.throttle.hit(key, policy)).toBe(0);
-      return store.throttle.hit(key, policy);
+      expect(await store.throttle.hit(key, policy)).toEqual(none);
+      expect(await store.throttle.hit(key, policy)).toEqual(none);
+      const locked = await store.throttle.hit(key, policy);
+      expect(locked.lockedNow).toBe(true);
+      return locked.lockedFor;
     };
     expect(await store.throttle.lockedFor([key])).toBe(0);
     expect(await lockAfter()).toBe(10);
     const locked = await store.throttle.lockedFor([key, `test:${uid()}`]);
     expect(locked).toBeGreaterThan(0);
     expect(locked).toBeLessThanOrEqual(10);
+    // a hit while locked is refused and not counted
+    const refused = await store.throttle.hit(key, policy);
+    expect(refused.lockedNow).toBe(false);
+    expect(refused.lockedFor).toBeGreaterThan(0);
+    await unlock();
     expect(await lockAfter()).toBe(20);
+    await unlock();
     expect(await lockAfter()).toBe(35); // 40, capped
+    await unlock();
     expect(await lockAfter()).toBe(35);
     expect(await store.throttle.lockedFor([key])).toBeGreaterThan(20);
 
@@ -234,29 +245,119 @@ describe('throttle', () => {
   test('a limit of one locks on the first hit; many lockouts do not overflow', async () => {
     const key = `test:${uid()}`;
     const one = { ...policy, maxFailures: 1 };
-    expect(await store.throttle.hit(key, one)).toBe(10);
-    await db.knex('throttle').where({ key }).update({ lockouts: 5000 });
-    expect(await store.throttle.hit(key, one)).toBe(35);
+    expect(await store.throttle.hit(key, one)).toEqual({ lockedFor: 10, lockedNow: true });
+    await db.knex('throttle').where({ key }).update({ lockouts: 5000, locked_until: null });
+    expect(await store.throttle.hit(key, one)).toEqual({ lockedFor: 35, lockedNow: true });
   });
 
-  test('failures older than the window are forgotten', async () => {
+  test('failures older than the window are forgotten; the escalation after a quiet day', async () => {
     const key = `test:${uid()}`;
-    expect(await store.throttle.hit(key, policy)).toBe(0);
-    expect(await store.throttle.hit(key, policy)).toBe(0);
+    expect(await store.throttle.hit(key, policy)).toEqual(none);
+    expect(await store.throttle.hit(key, policy)).toEqual(none);
     await db.knex('throttle').where({ key }).update({ window_start: db.knex.raw(`now() - interval '1 hour'`) });
-    expect(await store.throttle.hit(key, policy)).toBe(0); // counts as the first of a new window
-    expect(await store.throttle.hit(key, policy)).toBe(0);
-    expect(await store.throttle.hit(key, policy)).toBe(10);
+    expect(await store.throttle.hit(key, policy)).toEqual(none); // counts as the first of a new window
+    expect(await store.throttle.hit(key, policy)).toEqual(none);
+    expect((await store.throttle.hit(key, policy)).lockedFor).toBe(10);
+    await db.knex('throttle').where({ key }).update({ locked_until: null, lockouts: 3, window_start: db.knex.raw(`now() - interval '25 hours'`) });
+    for (let i = 0; i < 2; i++) expect(await store.throttle.hit(key, policy)).toEqual(none);
+    expect((await store.throttle.hit(key, policy)).lockedFor).toBe(10); // not 35: the escalation was forgotten
   });
 
-  test('concurrent hits are each counted, and each lock is taken by exactly one of them', async () => {
+  test('concurrent hits: exactly one takes the lock, none is counted while it holds', async () => {
     const key = `test:${uid()}`;
     const results = await Promise.all(Array.from({ length: 9 }, () => store.throttle.hit(key, policy)));
-    // 9 failures at 3 per lock: three lockouts of 10, 20 and 35 s, each reported once
-    expect(results.filter((s) => s > 0).sort((a, b) => a - b)).toEqual([10, 20, 35]);
+    expect(results.filter((r) => r.lockedNow)).toEqual([{ lockedFor: 10, lockedNow: true }]);
+    expect(results.filter((r) => r.lockedFor === 0)).toHaveLength(2);
     const row = await db.knex('throttle').where({ key }).first();
-    expect(Number(row.lockouts)).toBe(3);
+    expect(Number(row.lockouts)).toBe(1);
     expect(Number(row.failures)).toBe(0);
+  });
+});
+
+describe('throttle reservations', () => {
+  const policy: ThrottlePolicy = { maxFailures: 3, windowSeconds: 600, lockoutSeconds: 10, maxLockoutSeconds: 35 };
+  const wide: ThrottlePolicy = { ...policy, maxFailures: 100 };
+  const counters = () => [
+    { key: `test:acct:${uid()}`, policy },
+    { key: `test:ip:${uid()}`, policy: wide },
+  ];
+  const row = async (key: string) => {
+    const r = await db.knex('throttle').where({ key }).first();
+    return { failures: Number(r.failures), pending: Number(r.pending), lockouts: Number(r.lockouts), locked: r.locked_until !== null && new Date(r.locked_until) > new Date() };
+  };
+
+  test('of many parallel reservations, only the budget is granted, and only the failures lock', async () => {
+    const c = counters();
+    const results = await Promise.all(Array.from({ length: 12 }, () => store.throttle.reserve(c)));
+    const granted = results.filter((r) => r.ok);
+    expect(granted).toHaveLength(3);
+    // the refused ones wait for the lock the attempts in flight would cause
+    expect(results.filter((r) => !r.ok).map((r) => (r.ok ? 0 : r.retryAfter))).toEqual(Array(9).fill(10));
+    expect(await row(c[0]!.key)).toEqual({ failures: 0, pending: 3, lockouts: 0, locked: false });
+    expect(await row(c[1]!.key)).toMatchObject({ failures: 0, pending: 3 });
+    const locks = await Promise.all(granted.map(() => store.throttle.settle(c, 'failure')));
+    expect(locks.filter((s) => s > 0)).toEqual([10]);
+    expect(await row(c[0]!.key)).toEqual({ failures: 0, pending: 0, lockouts: 1, locked: true });
+    expect(await row(c[1]!.key)).toEqual({ failures: 3, pending: 0, lockouts: 0, locked: false });
+    const refused = await store.throttle.reserve(c);
+    expect(refused.ok).toBe(false);
+    expect(await row(c[1]!.key)).toMatchObject({ pending: 0 }); // nothing counted on the other counter either
+  });
+
+  test('a success forgets the settled failures of the keys it resets, not those in flight, not the escalation', async () => {
+    const c = counters();
+    await store.throttle.reserve(c);
+    await store.throttle.settle(c, 'failure');
+    await db.knex('throttle').where({ key: c[0]!.key }).update({ lockouts: 2 });
+    expect((await store.throttle.reserve(c)).ok).toBe(true); // in flight
+    expect((await store.throttle.reserve(c)).ok).toBe(true); // the one that succeeds
+    expect((await store.throttle.reserve(c)).ok).toBe(false); // 1 failure + 2 in flight = 3
+    await store.throttle.settle(c, 'success', [c[0]!.key]);
+    expect(await row(c[0]!.key)).toEqual({ failures: 0, pending: 1, lockouts: 2, locked: false });
+    expect(await row(c[1]!.key)).toEqual({ failures: 1, pending: 1, lockouts: 0, locked: false });
+    // the one still in flight holds its place: two more, then no more
+    expect((await store.throttle.reserve(c)).ok).toBe(true);
+    expect((await store.throttle.reserve(c)).ok).toBe(true);
+    expect((await store.throttle.reserve(c)).ok).toBe(false);
+  });
+
+  test('neutral gives back only the reservation; a success does not lift a lock in force', async () => {
+    const c = counters();
+    const granted = await Promise.all(Array.from({ length: 3 }, () => store.throttle.reserve(c)));
+    expect(granted.every((g) => g.ok)).toBe(true);
+    await store.throttle.settle(c, 'failure');
+    await store.throttle.settle(c, 'failure');
+    await store.throttle.settle(c, 'neutral');
+    expect(await row(c[0]!.key)).toEqual({ failures: 2, pending: 0, lockouts: 0, locked: false });
+    expect((await store.throttle.reserve(c)).ok).toBe(true);
+    expect((await store.throttle.reserve(c)).ok).toBe(false);
+    expect(await store.throttle.settle(c, 'failure')).toBe(10);
+    expect(await row(c[0]!.key)).toEqual({ failures: 0, pending: 0, lockouts: 1, locked: true });
+    // a lock taken (here by hand) while a success was being compared stays
+    const d = counters();
+    expect((await store.throttle.reserve(d)).ok).toBe(true);
+    await db.knex('throttle').where({ key: d[0]!.key }).update({ lockouts: 1, locked_until: db.knex.raw(`now() + interval '1 minute'`) });
+    await store.throttle.settle(d, 'success', [d[0]!.key]);
+    expect(await row(d[0]!.key)).toEqual({ failures: 0, pending: 0, lockouts: 1, locked: true });
+  });
+
+  test('reservations of a server that died before settling stop holding the budget', async () => {
+    const c = counters();
+    for (let i = 0; i < 3; i++) expect((await store.throttle.reserve(c)).ok).toBe(true);
+    expect((await store.throttle.reserve(c)).ok).toBe(false);
+    await db.knex('throttle').whereIn('key', [c[0]!.key, c[1]!.key]).update({ reserved_at: db.knex.raw(`now() - interval '${RESERVATION_STALE_SECONDS + 1} seconds'`) });
+    expect((await store.throttle.reserve(c)).ok).toBe(true);
+    expect(await row(c[0]!.key)).toMatchObject({ pending: 1 });
+  });
+
+  test('two counters are reserved together or not at all', async () => {
+    const [account, address] = counters();
+    const other = { key: `test:acct:${uid()}`, policy };
+    // spend the address's budget through another account
+    const tight = { ...address!, policy };
+    for (let i = 0; i < 3; i++) expect((await store.throttle.reserve([other, tight])).ok).toBe(true);
+    expect(await store.throttle.reserve([account!, tight])).toEqual({ ok: false, retryAfter: 10 });
+    expect(await db.knex('throttle').where({ key: account!.key }).first()).toMatchObject({ pending: 0 });
   });
 });
 

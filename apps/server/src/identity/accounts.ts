@@ -1,7 +1,7 @@
 import { IdentifierTakenError, type NewUser, type Store, type User } from '@polyauth/store';
 import { checkPasswordPolicy, MAX_PASSWORD_BYTES, type PasswordHasher } from './passwords.ts';
 import type { LastLoginRecorder } from './last-login.ts';
-import { LoginThrottle } from './throttle.ts';
+import type { LoginReservation, LoginThrottle } from './throttle.ts';
 import { totpStep } from './totp.ts';
 
 export { IdentifierTakenError };
@@ -59,18 +59,46 @@ export class Accounts {
 
   /**
    * Checks a username-or-email and password. Throws ThrottledError when the
-   * account or address is locked. An unknown user, a wrong password and a
+   * account or address is locked, or its budget is spent by failures and by
+   * attempts still being compared. An unknown user, a wrong password and a
    * disabled account all give `{ ok: false }` after the same bcrypt work.
+   *
+   * The attempt is reserved against both counters before the password is
+   * compared (LoginThrottle.reserve), so of any number of parallel guesses no
+   * more than the limit are ever compared; it is settled once its outcome is
+   * known (an attempt that throws on the way counts as failed: its password
+   * may have been compared).
    */
-  async signIn(attempt: SignInAttempt): Promise<SignInResult> {
+  async signIn(a: SignInAttempt): Promise<SignInResult> {
     // The database cannot store NUL in text: such an identifier matches nobody
-    // and is counted (throttle, audit) with NUL replaced, instead of failing.
-    const lookup = !attempt.identifier.includes('\0') && attempt.identifier.length <= 254;
-    const a = { ...attempt, identifier: attempt.identifier.replaceAll('\0', '\uFFFD') };
+    // and is counted (throttle, audit) like any other unknown one.
+    const lookup = !a.identifier.includes('\0') && a.identifier.length <= 254;
     const user = lookup ? await this.#store.users.byIdentifier(a.identifier) : undefined;
     // counted against the account, however it was named (see accountKey)
-    const account = LoginThrottle.accountKey(a.identifier, user?.id);
-    await this.#throttle.check(account, a.ip);
+    const account = this.#throttle.accountKey(a.identifier, user?.id);
+    const reservation = await this.#throttle.reserve(account, a.ip);
+    try {
+      return await this.#attempt(a, user, reservation);
+    } catch (err) {
+      if (!reservation.settled) await reservation.settle('failure').catch(() => 0);
+      throw err;
+    }
+  }
+
+  /**
+   * What the audit log keeps of a failed attempt's identifier: the account it
+   * names (targetUserId), else only the keyed hash of what was typed (often a
+   * password typed into the wrong field), never the text.
+   */
+  #failureRecord(a: SignInAttempt, user: User | undefined, lockedFor: number) {
+    const detail = {
+      ...(user ? {} : { identifierHash: this.#throttle.identifierHash(a.identifier) }),
+      ...(lockedFor > 0 ? { lockedForSeconds: lockedFor } : {}),
+    };
+    return { targetUserId: user?.id ?? null, detail: Object.keys(detail).length > 0 ? detail : null };
+  }
+
+  async #attempt(a: SignInAttempt, user: User | undefined, reservation: LoginReservation): Promise<SignInResult> {
     const passwordOk =
       // bcrypt reads 72 bytes: a longer password would match on its prefix.
       // No stored password is longer (registration refuses it), so it never matches.
@@ -78,13 +106,12 @@ export class Accounts {
         ? await this.#passwords.compare(a.password, user.passwordHash)
         : await this.#passwords.compareDummy(a.password);
     if (!user || !passwordOk || user.disabled) {
-      const lockedFor = await this.#throttle.failure(account, a.ip);
+      const lockedFor = await reservation.settle('failure');
       await this.#store.audit.write({
         api: a.api,
         action: lockedFor > 0 ? 'login.lockout' : 'login.failure',
-        targetUserId: user?.id ?? null,
         ip: a.ip,
-        detail: { identifier: a.identifier.slice(0, 254), ...(lockedFor > 0 ? { lockedForSeconds: lockedFor } : {}) },
+        ...this.#failureRecord(a, user, lockedFor),
       });
       return { ok: false, reason: 'credentials' };
     }
@@ -96,20 +123,19 @@ export class Accounts {
         // it as a failure too: were the right password not counted, a guess
         // followed by known-wrong ones would tell by when the lockout comes
         // whether the guess was right, without the second factor.
-        const lockedFor = await this.#throttle.failure(account, a.ip);
+        const lockedFor = await reservation.settle('failure');
         await this.#store.audit.write({
           api: a.api,
           action: lockedFor > 0 ? 'login.lockout' : 'login.second_factor_required',
-          targetUserId: user.id,
           ip: a.ip,
-          detail: { identifier: a.identifier.slice(0, 254), ...(lockedFor > 0 ? { lockedForSeconds: lockedFor } : {}) },
+          ...this.#failureRecord(a, user, lockedFor),
         });
         return { ok: false, reason: 'credentials' };
       }
-      const refused = await this.#checkSecondFactor(a, user, user.totpSecret, a.secondFactor.code);
+      const refused = await this.#checkSecondFactor(a, user, user.totpSecret, a.secondFactor.code, reservation);
       if (refused) return refused;
     }
-    await this.#throttle.success(account);
+    await reservation.settle('success');
     if (this.#passwords.needsRehash(user.passwordHash)) {
       const newHash = await this.#passwords.hash(a.password);
       await this.#store.users.replacePasswordHash(user.id, user.passwordHash, newHash);
@@ -161,7 +187,13 @@ export class Accounts {
    * failed login; a missing code does not (it is the first half of a normal
    * two-factor login) but does not reset the counter either.
    */
-  async #checkSecondFactor(a: SignInAttempt, user: User, secret: string, code: string | undefined): Promise<SignInResult | undefined> {
+  async #checkSecondFactor(
+    a: SignInAttempt,
+    user: User,
+    secret: string,
+    code: string | undefined,
+    reservation: LoginReservation,
+  ): Promise<SignInResult | undefined> {
     let problem: 'missing' | 'wrong' | 'replayed';
     if (code === undefined || code === '') {
       problem = 'missing';
@@ -170,7 +202,8 @@ export class Accounts {
       if (step !== undefined && (await this.#store.users.consumeTotpStep(user.id, step))) return undefined;
       problem = step === undefined ? 'wrong' : 'replayed';
     }
-    const lockedFor = problem === 'missing' ? 0 : await this.#throttle.failure(LoginThrottle.accountKey(a.identifier, user.id), a.ip);
+    // a missing code gives the reservation back without forgetting anything
+    const lockedFor = await reservation.settle(problem === 'missing' ? 'neutral' : 'failure');
     await this.#store.audit.write({
       api: a.api,
       action: lockedFor > 0 ? 'login.lockout' : 'login.second_factor_failure',
