@@ -5,6 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import type { Services } from '../services.ts';
 import { formBody, jsonBody } from './body-parsers.ts';
 import { ApiError, kindForStatus, type ErrorDialect } from './errors.ts';
+import { refuseHostileInput } from './hostile-input.ts';
 import { inFlightOf } from './in-flight.ts';
 import { series } from './series.ts';
 import { toApiError } from './to-api-error.ts';
@@ -110,6 +111,12 @@ function invalidStatusOf(spec: Record<string, unknown>, req: Request, mount: str
   return undefined;
 }
 
+/** RFC 9112 §6.3: a request has content when it is chunked or its Content-Length is not 0. */
+function carriesBody(req: Request): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && Number(length) !== 0);
+}
+
 /**
  * Sets plain headers (none of them Content-Type, which Express's res.set
  * would give a charset): straight to Node, without res.set's per-header checks.
@@ -152,11 +159,14 @@ export function buildApiRouter<Ops>(def: ApiDefinition<Ops>, services: Services)
     });
   }
   steps.push(...(def.before?.(services) ?? []));
-  steps.push(jsonBody(config), formBody(config));
+  steps.push(jsonBody(config), formBody(config), refuseHostileInput);
   steps.push(
     ...OpenApiValidator.middleware({
       apiSpec: structuredClone(spec) as never,
-      validateRequests: { allErrors: true, coerceTypes: def.coerceTypes ?? false },
+      // Unknown query parameters are ignored (cache-busting `?_=1`), as HTTP
+      // intermediaries and browsers expect; an operation can still refuse them
+      // with `x-eov-allow-unknown-query-parameters: false`.
+      validateRequests: { allErrors: true, coerceTypes: def.coerceTypes ?? false, allowUnknownQueryParameters: true },
       validateResponses: config.validateResponses ? { allErrors: true } : false,
       validateSecurity: false,
       // no API takes multipart bodies: no multer middleware on every request
@@ -201,10 +211,17 @@ export function buildApiRouter<Ops>(def: ApiDefinition<Ops>, services: Services)
   };
 
   const dispatch: RequestHandler = (req, res, next) => {
-    const operationId = (req as { openapi?: { schema?: { operationId?: unknown } } }).openapi?.schema?.operationId;
+    const schema = (req as { openapi?: { schema?: { operationId?: unknown; requestBody?: unknown } } }).openapi?.schema;
+    const operationId = schema?.operationId;
     const handler = typeof operationId === 'string' ? byOperation.get(operationId) : undefined;
     // Nothing the validator let through without an operation (should not happen).
     if (!handler) return next(new ApiError('not_found', 'There is no such resource.'));
+    // A body no parser read (no Content-Type, or one the operation does not
+    // take) where the operation takes a body: 415, never silently dropped.
+    // The validator already refuses it where the body is required.
+    if (schema?.requestBody !== undefined && req.body === undefined && carriesBody(req)) {
+      return next(new ApiError('unsupported_media_type', 'The request body must be sent with a content type this operation accepts.'));
+    }
     return answer(handler, req, res);
   };
   steps.push(dispatch);

@@ -2,6 +2,7 @@ import { IdentifierTakenError, type NewUser, type Store, type User } from '@poly
 import { checkPasswordPolicy, MAX_PASSWORD_BYTES, type PasswordHasher } from './passwords.ts';
 import type { LastLoginRecorder } from './last-login.ts';
 import { LoginThrottle } from './throttle.ts';
+import { cutText } from './text.ts';
 import { totpStep } from './totp.ts';
 
 export { IdentifierTakenError };
@@ -84,7 +85,7 @@ export class Accounts {
         action: lockedFor > 0 ? 'login.lockout' : 'login.failure',
         targetUserId: user?.id ?? null,
         ip: a.ip,
-        detail: { identifier: a.identifier.slice(0, 254), ...(lockedFor > 0 ? { lockedForSeconds: lockedFor } : {}) },
+        detail: { identifier: cutText(a.identifier, 254), ...(lockedFor > 0 ? { lockedForSeconds: lockedFor } : {}) },
       });
       return { ok: false, reason: 'credentials' };
     }
@@ -102,7 +103,7 @@ export class Accounts {
           action: lockedFor > 0 ? 'login.lockout' : 'login.second_factor_required',
           targetUserId: user.id,
           ip: a.ip,
-          detail: { identifier: a.identifier.slice(0, 254), ...(lockedFor > 0 ? { lockedForSeconds: lockedFor } : {}) },
+          detail: { identifier: cutText(a.identifier, 254), ...(lockedFor > 0 ? { lockedForSeconds: lockedFor } : {}) },
         });
         return { ok: false, reason: 'credentials' };
       }

@@ -1,5 +1,6 @@
 import type { Store, TokenRow, User } from '@polyauth/store';
 import { randomSecret } from './secrets.ts';
+import { cutText } from './text.ts';
 import type { IssuedToken, TokenService } from './tokens.ts';
 
 export type ActAsResult =
@@ -66,7 +67,7 @@ export class Impersonation {
         actorUserId: r.actor.id,
         targetUserId: target?.id ?? null,
         ip: r.ip,
-        detail: { reason, identifier: r.targetIdentifier.slice(0, 254) },
+        detail: { reason, identifier: cutText(r.targetIdentifier, 254) },
       });
       return { ok: false, reason } as const;
     };

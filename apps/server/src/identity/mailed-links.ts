@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Mailer } from './mail.ts';
 import { checkPasswordPolicy, type PasswordHasher } from './passwords.ts';
 import { randomSecret, sha256 } from './secrets.ts';
+import { cutText } from './text.ts';
 import type { LoginThrottle } from './throttle.ts';
 
 export interface MailedLinksOptions {
@@ -70,7 +71,7 @@ export class MailedLinks {
       action: 'password_reset.request',
       targetUserId: user?.id ?? null,
       ip: ctx.ip,
-      detail: user && !user.disabled ? null : { email: email.slice(0, 254), sent: false },
+      detail: user && !user.disabled ? null : { email: cutText(email, 254), sent: false },
     });
     if (!user || user.disabled || !user.email) return;
     const token = await this.#newToken('password_reset', user.id);
