@@ -20,12 +20,16 @@ const REFUSALS: Record<string, [ErrorKind, string]> = {
 };
 const MALFORMED: [ErrorKind, string] = ['bad_request', 'The request is not valid HTTP/1.1 (request line or header field).'];
 
-/** Method and path of the request line at the start of `packet`, if it is there (origin- or absolute-form). */
+/**
+ * Method and path of the request line at the start of `packet`, if it is
+ * there (origin- or absolute-form); the path may be only its beginning.
+ */
 export function requestLineOf(packet: Buffer | undefined): { method: string; path: string | undefined } | undefined {
   if (!packet || packet.length === 0) return undefined;
   const head = packet.toString('latin1', 0, Math.min(packet.length, 65_536));
-  // the target may be cut off by the end of the packet: its path is known once a `?` or the space ends it
-  const m = /^([!#$%&'*+.^_`|~0-9A-Za-z-]{1,32}) ([^\s?]+)[?\s]/.exec(head);
+  // A target cut off by the end of the packet (a path of 100 KB) still
+  // starts with its mount, which is all the dialect depends on.
+  const m = /^([!#$%&'*+.^_`|~0-9A-Za-z-]{1,32}) ([^\s?]+)(?:[?\s]|$)/.exec(head);
   if (!m) return undefined;
   return { method: m[1]!, path: pathOf(m[2]!) };
 }
