@@ -268,7 +268,7 @@ export interface components {
                 "application/json": components["schemas"]["WhoAmI"];
             };
         };
-        /** @description A missing, extra, mistyped or malformed parameter (`InvalidRequest`). */
+        /** @description A missing, extra, mistyped or malformed parameter (`InvalidRequest`). Also: a NUL or an unpaired UTF-16 surrogate anywhere in the path, query, body or decoded credentials; a path that is not valid percent-encoding; a request that is not valid HTTP. Unknown query parameters are ignored. */
         BadRequest: {
             headers: {
                 [name: string]: unknown;

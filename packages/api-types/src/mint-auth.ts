@@ -172,7 +172,7 @@ export interface components {
         };
     };
     responses: {
-        /** @description The request is malformed; the message names the problem. */
+        /** @description The request is malformed; the message names the problem. Also: a NUL or an unpaired UTF-16 surrogate anywhere in the path, query, body or decoded credentials; a path that is not valid percent-encoding; a request that is not valid HTTP. Unknown query parameters are ignored. */
         BadRequest: {
             headers: {
                 [name: string]: unknown;

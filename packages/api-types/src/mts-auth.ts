@@ -202,7 +202,7 @@ export interface components {
         Domains: components["schemas"]["Domain"][];
     };
     responses: {
-        /** @description The request is malformed, or (token endpoint) the credentials are wrong. */
+        /** @description The request is malformed, or (token endpoint) the credentials are wrong. Also: a NUL or an unpaired UTF-16 surrogate anywhere in the path, query, body or decoded credentials; a path that is not valid percent-encoding; a request that is not valid HTTP. Unknown query parameters are ignored. */
         BadRequest: {
             headers: {
                 [name: string]: unknown;

@@ -420,7 +420,7 @@ export interface components {
                 "application/json": components["schemas"]["Success"];
             };
         };
-        /** @description A missing, extra, mistyped or malformed parameter (`invalid_request`). */
+        /** @description A missing, extra, mistyped or malformed parameter (`invalid_request`). Also: a NUL or an unpaired UTF-16 surrogate anywhere in the path, query, body or decoded credentials; a path that is not valid percent-encoding; a request that is not valid HTTP. Unknown query parameters are ignored. */
         BadRequest: {
             headers: {
                 [name: string]: unknown;

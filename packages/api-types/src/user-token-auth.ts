@@ -166,7 +166,7 @@ export interface components {
         };
     };
     responses: {
-        /** @description The request is malformed; the message names the problem. */
+        /** @description The request is malformed; the message names the problem. Also: a NUL or an unpaired UTF-16 surrogate anywhere in the path, query, body or decoded credentials; a path that is not valid percent-encoding; a request that is not valid HTTP. Unknown query parameters are ignored. */
         BadRequest: {
             headers: {
                 Vary: components["headers"]["Vary"];
@@ -248,7 +248,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description The body is not `application/json`. */
+        /** @description The body is not `application/json` (a body without Content-Type included). */
         UnsupportedMediaType: {
             headers: {
                 Vary: components["headers"]["Vary"];
@@ -358,6 +358,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
+        /** @description Optional: a request with no body at all (Content-Length 0) signs in with the defaults. A body must be sent as `application/json`: a body without a Content-Type, or of another type, is 415 and issues no token (it is never dropped silently, which would ignore a requested `expirationTime`). */
         requestBody?: {
             content: {
                 /**
