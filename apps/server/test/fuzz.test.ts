@@ -409,6 +409,13 @@ function buildCases(op: Operation): Case[] {
     cases.push({ op, label: 'body of text/plain', method, target: target(pathWith(), queryWith()), headers: [...authHeaders(), ['Content-Type', 'text/plain']], body: d.body });
     cases.push({ op, label: 'charset latin1', method, target: target(pathWith(), queryWith()), headers: [...authHeaders(), ['Content-Type', `${d.media}; charset=x-unknown`]], body: d.body });
   }
+  if (op.media.length === 0 && method !== 'HEAD') {
+    // a body where the operation takes none is ignored, whatever it holds
+    const t = target(pathWith(), queryWith());
+    cases.push({ op, label: 'unexpected JSON body, 100 KB', method, target: t, headers: [...authHeaders(), ['Content-Type', 'application/json']], body: Buffer.from(JSON.stringify({ a: 'A'.repeat(100_000) })) });
+    cases.push({ op, label: 'unexpected broken JSON body', method, target: t, headers: [...authHeaders(), ['Content-Type', 'application/json']], body: Buffer.from('{"a":"\\ud800"') });
+    cases.push({ op, label: 'unexpected form body, unknown charset', method, target: t, headers: [...authHeaders(), ['Content-Type', `${FORM}; charset=x-unknown`]], body: Buffer.from('a=%00') });
+  }
   // headers over the limit, and a raw header byte Node refuses
   cases.push(send('header 100 KB', { target: target(pathWith(), queryWith()), headers: [...authHeaders(), ['X-Big', 'A'.repeat(100_000)]] }));
   cases.push(send('header 17 KB', { target: target(pathWith(), queryWith()), headers: [...authHeaders(), ['X-Big', 'A'.repeat(17_000)]] }));

@@ -50,9 +50,9 @@ export interface paths {
          *     Authenticates with `Authorization: Bearer <token>`, the `token` of a
          *     UserToken. Counts as a use of the token (`lastUsageTime`, written at
          *     most once per token per `LAST_USED_GRANULARITY`, default 60 seconds).
-         *     Takes no body; a JSON body sent
-         *     anyway is parsed (so malformed JSON is 400 and an oversized one 413)
-         *     and ignored. A missing, malformed, unknown, disabled, expired or
+         *     Takes no body; a body sent anyway is
+         *     not read and is ignored, whatever its type, size or content (as on
+         *     every polyauth operation without a request body). A missing, malformed, unknown, disabled, expired or
          *     logged-out token is 401 `invalid_token` with `WWW-Authenticate: Bearer`.
          */
         post: operations["bump"];
@@ -76,8 +76,8 @@ export interface paths {
          * @description Removes the presented `Authorization: Bearer <token>` from the valid
          *     tokens: from the next request on, the token is refused with 401
          *     `invalid_token`, a second logout included. The user's other tokens
-         *     stay valid. Takes no body; a JSON body sent anyway is parsed (so
-         *     malformed JSON is 400 and an oversized one 413) and ignored.
+         *     stay valid. Takes no body; a body sent anyway is not read and is
+         *     ignored.
          */
         post: operations["logout"];
         delete?: never;

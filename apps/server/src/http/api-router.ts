@@ -3,7 +3,7 @@ import express, { type Request, type RequestHandler, type Response, type Router 
 import * as OpenApiValidator from 'express-openapi-validator';
 import { parse as parseYaml } from 'yaml';
 import type { Services } from '../services.ts';
-import { formBody, jsonBody } from './body-parsers.ts';
+import { formBody, jsonBody, markBodiless } from './body-parsers.ts';
 import { ApiError, kindForStatus, type ErrorDialect } from './errors.ts';
 import { refuseHostileInput } from './hostile-input.ts';
 import { inFlightOf } from './in-flight.ts';
@@ -111,6 +111,19 @@ function invalidStatusOf(spec: Record<string, unknown>, req: Request, mount: str
   return undefined;
 }
 
+/** Whether the spec gives `method` on `path` (relative to the mount) a request body. */
+function bodyMatcher(spec: Record<string, unknown>): (method: string, path: string) => boolean {
+  const withBody: Array<{ method: string; re: RegExp }> = [];
+  for (const [p, item] of Object.entries(spec.paths as Record<string, Record<string, { requestBody?: unknown }>>)) {
+    for (const method of METHODS) {
+      if (item[method]?.requestBody === undefined) continue;
+      const literal = p.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{[^}]+\}/g, '[^/]+');
+      withBody.push({ method: method.toUpperCase(), re: new RegExp(`^${literal}/?$`) });
+    }
+  }
+  return (method, path) => withBody.some((o) => o.method === method && o.re.test(path));
+}
+
 /** RFC 9112 §6.3: a request has content when it is chunked or its Content-Length is not 0. */
 function carriesBody(req: Request): boolean {
   const length = req.headers['content-length'];
@@ -152,6 +165,12 @@ export function buildApiRouter<Ops>(def: ApiDefinition<Ops>, services: Services)
   const apiHeaders = Object.entries(def.headers ?? {});
   // Everything up to the error handler, run as one router layer (series).
   const steps: RequestHandler[] = [];
+  // Operations that take no body leave any body sent unread (see markBodiless).
+  const takesBody = bodyMatcher(spec);
+  steps.push((req, _res, next) => {
+    if (!takesBody(req.method, req.path)) markBodiless(req);
+    next();
+  });
   if (apiHeaders.length > 0) {
     steps.push((_req, res, next) => {
       setHeaders(res, apiHeaders);
