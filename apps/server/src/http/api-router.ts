@@ -111,17 +111,22 @@ function invalidStatusOf(spec: Record<string, unknown>, req: Request, mount: str
   return undefined;
 }
 
-/** Whether the spec gives `method` on `path` (relative to the mount) a request body. */
-function bodyMatcher(spec: Record<string, unknown>): (method: string, path: string) => boolean {
-  const withBody: Array<{ method: string; re: RegExp }> = [];
+/**
+ * Whether the spec has an operation for `method` (any method when undefined)
+ * on `path` (relative to the mount) that `accept`s; path parameters match any
+ * segment, as the validator's routes do.
+ */
+function operationMatcher(spec: Record<string, unknown>, accept: (op: { requestBody?: unknown }) => boolean): (method: string | undefined, path: string) => boolean {
+  const ops: Array<{ method: string; re: RegExp }> = [];
   for (const [p, item] of Object.entries(spec.paths as Record<string, Record<string, { requestBody?: unknown }>>)) {
     for (const method of METHODS) {
-      if (item[method]?.requestBody === undefined) continue;
+      const op = item[method];
+      if (!op || !accept(op)) continue;
       const literal = p.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{[^}]+\}/g, '[^/]+');
-      withBody.push({ method: method.toUpperCase(), re: new RegExp(`^${literal}/?$`) });
+      ops.push({ method: method.toUpperCase(), re: new RegExp(`^${literal}/?$`) });
     }
   }
-  return (method, path) => withBody.some((o) => o.method === method && o.re.test(path));
+  return (method, path) => ops.some((o) => (method === undefined || o.method === method) && o.re.test(path));
 }
 
 /** RFC 9112 §6.3: a request has content when it is chunked or its Content-Length is not 0. */
@@ -166,7 +171,8 @@ export function buildApiRouter<Ops>(def: ApiDefinition<Ops>, services: Services)
   // Everything up to the error handler, run as one router layer (series).
   const steps: RequestHandler[] = [];
   // Operations that take no body leave any body sent unread (see markBodiless).
-  const takesBody = bodyMatcher(spec);
+  const takesBody = operationMatcher(spec, (op) => op.requestBody !== undefined);
+  const anyOperation = operationMatcher(spec, () => true);
   steps.push((req, _res, next) => {
     if (!takesBody(req.method, req.path)) markBodiless(req);
     next();
@@ -178,7 +184,7 @@ export function buildApiRouter<Ops>(def: ApiDefinition<Ops>, services: Services)
     });
   }
   steps.push(...(def.before?.(services) ?? []));
-  steps.push(jsonBody(config), formBody(config), refuseHostileInput);
+  steps.push(jsonBody(config), formBody(config), refuseHostileInput((path) => anyOperation(undefined, path)));
   steps.push(
     ...OpenApiValidator.middleware({
       apiSpec: structuredClone(spec) as never,
@@ -238,7 +244,7 @@ export function buildApiRouter<Ops>(def: ApiDefinition<Ops>, services: Services)
     // A body no parser read (no Content-Type, or one the operation does not
     // take) where the operation takes a body: 415, never silently dropped.
     // The validator already refuses it where the body is required.
-    if (schema?.requestBody !== undefined && req.body === undefined && carriesBody(req)) {
+    if (schema?.requestBody && req.body === undefined && carriesBody(req)) {
       return next(new ApiError('unsupported_media_type', 'The request body must be sent with a content type this operation accepts.'));
     }
     return answer(handler, req, res);

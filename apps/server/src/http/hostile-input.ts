@@ -48,10 +48,14 @@ function findForbidden(value: unknown, where: string, depth = 0): string | undef
   return undefined;
 }
 
-/** The decoded path, or a HostileInputError for malformed percent-encoding or a forbidden character. */
-function checkPath(req: Request): void {
+/**
+ * A HostileInputError for malformed percent-encoding or a forbidden
+ * character in the path of an operation. A path no operation has is left to
+ * the validator's 404.
+ */
+function checkPath(req: Request, isOperationPath: (path: string) => boolean): void {
   const raw = req.path;
-  if (!raw.includes('%')) return; // nothing encoded: a raw path cannot hold NUL or a surrogate
+  if (!raw.includes('%') || !isOperationPath(raw)) return; // nothing encoded: a raw path cannot hold NUL or a surrogate
   let decoded: string;
   try {
     decoded = decodeURIComponent(raw);
@@ -67,9 +71,9 @@ function checkPath(req: Request): void {
  * surrogate, and the path decodes. Credentials decoded from headers are
  * checked where they are decoded (auth-header.ts).
  */
-export const refuseHostileInput: RequestHandler = (req, _res, next) => {
+export const refuseHostileInput = (isOperationPath: (path: string) => boolean): RequestHandler => (req, _res, next) => {
   try {
-    checkPath(req);
+    checkPath(req, isOperationPath);
   } catch (err) {
     return next(err);
   }
