@@ -10,6 +10,7 @@ import { routes } from './apis/routes.ts';
 import { firstRunBootstrap } from './bootstrap.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { createApp } from './http/app.ts';
+import { createHttpServer } from './http/http-server.ts';
 import { inFlightOf } from './http/in-flight.ts';
 import { randomSecret } from './identity/secrets.ts';
 import { closeServices, createServices } from './services.ts';
@@ -64,7 +65,7 @@ async function main(): Promise<void> {
 
   // Listen before the first-run bootstrap: on a taken port nothing is created
   // (its one-time credentials would be shown and then lost).
-  const server = app.listen(config.port, config.host);
+  const server = createHttpServer(app).listen(config.port, config.host);
   try {
     await once(server, 'listening');
   } catch (err) {

@@ -9,6 +9,7 @@ import { createStore, openPglite, openPostgres, type Database } from '@polyauth/
 import { apis } from '../src/apis/index.ts';
 import { loadConfig } from '../src/config.ts';
 import { createApp, type AppOptions } from '../src/http/app.ts';
+import { createHttpServer } from '../src/http/http-server.ts';
 import { routes } from '../src/apis/routes.ts';
 import { closeServices, createServices, type Services } from '../src/services.ts';
 
@@ -82,7 +83,7 @@ export async function startServer(env: Record<string, string> = {}, opts: StartO
     await closeDb();
     throw err;
   }
-  const server = app.listen(0, '127.0.0.1');
+  const server = createHttpServer(app).listen(0, '127.0.0.1');
   await new Promise<void>((resolve) => server.once('listening', () => resolve()));
   const { port } = server.address() as AddressInfo;
   return {

@@ -178,7 +178,7 @@ export interface components {
              * @description A stable machine-readable code.
              * @enum {string}
              */
-            errorCode: "InvalidRequest" | "AuthInvalidCredentials" | "AuthAccountTwoFactorProtected" | "AuthTokenInvalid" | "AuthForbidden" | "AuthUserNotFound" | "NotFound" | "MethodNotAllowed" | "PayloadTooLarge" | "UnsupportedMediaType" | "AuthTooManyAttempts" | "InternalError" | "ServiceUnavailable";
+            errorCode: "InvalidRequest" | "AuthInvalidCredentials" | "AuthAccountTwoFactorProtected" | "AuthTokenInvalid" | "AuthForbidden" | "AuthUserNotFound" | "NotFound" | "MethodNotAllowed" | "PayloadTooLarge" | "UnsupportedMediaType" | "AuthTooManyAttempts" | "InternalError" | "ServiceUnavailable" | "RequestTimeout" | "RequestHeaderFieldsTooLarge";
             /** @description A human-readable explanation. */
             errorDescription: string;
         };
@@ -268,7 +268,7 @@ export interface components {
                 "application/json": components["schemas"]["WhoAmI"];
             };
         };
-        /** @description A missing, extra, mistyped or malformed parameter (`InvalidRequest`). */
+        /** @description A missing, extra, mistyped or malformed parameter (`InvalidRequest`). Also: a NUL or an unpaired UTF-16 surrogate anywhere in the path, query, body or decoded credentials; a path that is not valid percent-encoding; a request that is not valid HTTP. Unknown query parameters are ignored. */
         BadRequest: {
             headers: {
                 [name: string]: unknown;
@@ -414,6 +414,24 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
+        /** @description The request did not arrive in time (headers within 10 s, the whole request within 30 s). Answered before the request is read; the connection is closed. */
+        RequestTimeout: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description The request headers are larger than the server accepts (16 KiB in all, RFC 6585 §5). Answered before the request is read, in this API's error body; the connection is closed. */
+        HeaderFieldsTooLarge: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
     };
     parameters: {
         /** @description The login token from login or loginOther: `<userId>-<32 lowercase hex digits>` (`^[0-9]+-[0-9a-f]{32}$`), valid for 24 hours. Anything else is 401 `AuthTokenInvalid`. */
@@ -451,7 +469,9 @@ export interface operations {
             200: components["responses"]["LoggedIn"];
             400: components["responses"]["BadRequest"];
             401: components["responses"]["LoginRejected"];
+            408: components["responses"]["RequestTimeout"];
             429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeaderFieldsTooLarge"];
             500: components["responses"]["ServerError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -480,9 +500,11 @@ export interface operations {
             200: components["responses"]["LoggedIn"];
             400: components["responses"]["BadRequest"];
             401: components["responses"]["LoginRejected"];
+            408: components["responses"]["RequestTimeout"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeaderFieldsTooLarge"];
             500: components["responses"]["ServerError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -505,6 +527,8 @@ export interface operations {
             401: components["responses"]["InvalidToken"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["UserNotFound"];
+            408: components["responses"]["RequestTimeout"];
+            431: components["responses"]["HeaderFieldsTooLarge"];
             500: components["responses"]["ServerError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -534,8 +558,10 @@ export interface operations {
             401: components["responses"]["InvalidToken"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["UserNotFound"];
+            408: components["responses"]["RequestTimeout"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            431: components["responses"]["HeaderFieldsTooLarge"];
             500: components["responses"]["ServerError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -561,6 +587,8 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["InvalidToken"];
+            408: components["responses"]["RequestTimeout"];
+            431: components["responses"]["HeaderFieldsTooLarge"];
             500: components["responses"]["ServerError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -593,8 +621,10 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["InvalidToken"];
+            408: components["responses"]["RequestTimeout"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            431: components["responses"]["HeaderFieldsTooLarge"];
             500: components["responses"]["ServerError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -614,6 +644,8 @@ export interface operations {
             200: components["responses"]["WhoAmI"];
             400: components["responses"]["BadRequest"];
             401: components["responses"]["InvalidToken"];
+            408: components["responses"]["RequestTimeout"];
+            431: components["responses"]["HeaderFieldsTooLarge"];
             500: components["responses"]["ServerError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -640,8 +672,10 @@ export interface operations {
             200: components["responses"]["WhoAmI"];
             400: components["responses"]["BadRequest"];
             401: components["responses"]["InvalidToken"];
+            408: components["responses"]["RequestTimeout"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            431: components["responses"]["HeaderFieldsTooLarge"];
             500: components["responses"]["ServerError"];
             503: components["responses"]["ServiceUnavailable"];
         };

@@ -279,7 +279,7 @@ export interface components {
              * @description A stable machine-readable code.
              * @enum {string}
              */
-            error: "invalid_request" | "invalid_grant" | "invalid_client" | "unsupported_grant_type" | "unauthorized" | "not_found" | "method_not_allowed" | "conflict" | "registration_disabled" | "terms_not_accepted" | "payload_too_large" | "unsupported_media_type" | "too_many_requests" | "database_error" | "server_error" | "service_unavailable";
+            error: "invalid_request" | "invalid_grant" | "invalid_client" | "unsupported_grant_type" | "unauthorized" | "not_found" | "method_not_allowed" | "conflict" | "registration_disabled" | "terms_not_accepted" | "payload_too_large" | "unsupported_media_type" | "too_many_requests" | "database_error" | "server_error" | "service_unavailable" | "request_timeout" | "request_header_fields_too_large";
             /** @description A human-readable explanation. */
             message: string;
         };
@@ -420,7 +420,7 @@ export interface components {
                 "application/json": components["schemas"]["Success"];
             };
         };
-        /** @description A missing, extra, mistyped or malformed parameter (`invalid_request`). */
+        /** @description A missing, extra, mistyped or malformed parameter (`invalid_request`). Also: a NUL or an unpaired UTF-16 surrogate anywhere in the path, query, body or decoded credentials; a path that is not valid percent-encoding; a request that is not valid HTTP. Unknown query parameters are ignored. */
         BadRequest: {
             headers: {
                 [name: string]: unknown;
@@ -633,6 +633,45 @@ export interface components {
             };
             content?: never;
         };
+        /** @description The request did not arrive in time (headers within 10 s, the whole request within 30 s). Answered before the request is read; the connection is closed. */
+        RequestTimeout: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description The request headers are larger than the server accepts (16 KiB in all, RFC 6585 §5). Answered before the request is read, in this API's error body; the connection is closed. */
+        HeaderFieldsTooLarge: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description The request is malformed (see BadRequest). No body (a HEAD answer never has one). */
+        BadRequestHead: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content?: never;
+        };
+        /** @description The request did not arrive in time (see RequestTimeout). No body (a HEAD answer never has one). */
+        RequestTimeoutHead: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content?: never;
+        };
+        /** @description The request headers are too large (see HeaderFieldsTooLarge). No body (a HEAD answer never has one). */
+        HeaderFieldsTooLargeHead: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content?: never;
+        };
     };
     parameters: {
         /** @description The token from the mailed verification link. */
@@ -669,8 +708,10 @@ export interface operations {
         responses: {
             200: components["responses"]["Registered"];
             400: components["responses"]["RegistrationRejected"];
+            408: components["responses"]["RequestTimeout"];
             409: components["responses"]["Conflict"];
             429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeaderFieldsTooLarge"];
             500: components["responses"]["RegistrationFailed"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -701,10 +742,12 @@ export interface operations {
         responses: {
             200: components["responses"]["Registered"];
             400: components["responses"]["RegistrationRejected"];
+            408: components["responses"]["RequestTimeout"];
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeaderFieldsTooLarge"];
             500: components["responses"]["RegistrationFailed"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -741,9 +784,11 @@ export interface operations {
                 };
             };
             400: components["responses"]["TokenRejected"];
+            408: components["responses"]["RequestTimeout"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeaderFieldsTooLarge"];
             500: components["responses"]["ServerError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -761,6 +806,8 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["TokenNotFound"];
+            408: components["responses"]["RequestTimeout"];
+            431: components["responses"]["HeaderFieldsTooLarge"];
             500: components["responses"]["ServerError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -787,9 +834,11 @@ export interface operations {
             200: components["responses"]["Success"];
             400: components["responses"]["BadRequest"];
             404: components["responses"]["UnknownEmail"];
+            408: components["responses"]["RequestTimeout"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeaderFieldsTooLarge"];
             500: components["responses"]["ServerError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -816,9 +865,11 @@ export interface operations {
         responses: {
             200: components["responses"]["Success"];
             400: components["responses"]["ResetTokenRejected"];
+            408: components["responses"]["RequestTimeout"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeaderFieldsTooLarge"];
             500: components["responses"]["ServerError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -835,7 +886,9 @@ export interface operations {
             200: components["responses"]["Success"];
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            408: components["responses"]["RequestTimeout"];
             429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeaderFieldsTooLarge"];
             500: components["responses"]["ServerError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -870,7 +923,10 @@ export interface operations {
                 };
                 content?: never;
             };
+            400: components["responses"]["BadRequest"];
             404: components["responses"]["EmailTokenNotFound"];
+            408: components["responses"]["RequestTimeout"];
+            431: components["responses"]["HeaderFieldsTooLarge"];
             500: components["responses"]["ServerError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -894,7 +950,10 @@ export interface operations {
                 };
                 content?: never;
             };
+            400: components["responses"]["BadRequestHead"];
             404: components["responses"]["EmailTokenNotFoundHead"];
+            408: components["responses"]["RequestTimeoutHead"];
+            431: components["responses"]["HeaderFieldsTooLargeHead"];
             503: components["responses"]["ServiceUnavailableHead"];
         };
     };

@@ -50,9 +50,9 @@ export interface paths {
          *     Authenticates with `Authorization: Bearer <token>`, the `token` of a
          *     UserToken. Counts as a use of the token (`lastUsageTime`, written at
          *     most once per token per `LAST_USED_GRANULARITY`, default 60 seconds).
-         *     Takes no body; a JSON body sent
-         *     anyway is parsed (so malformed JSON is 400 and an oversized one 413)
-         *     and ignored. A missing, malformed, unknown, disabled, expired or
+         *     Takes no body; a body sent anyway is
+         *     not read and is ignored, whatever its type, size or content (as on
+         *     every polyauth operation without a request body). A missing, malformed, unknown, disabled, expired or
          *     logged-out token is 401 `invalid_token` with `WWW-Authenticate: Bearer`.
          */
         post: operations["bump"];
@@ -76,8 +76,8 @@ export interface paths {
          * @description Removes the presented `Authorization: Bearer <token>` from the valid
          *     tokens: from the next request on, the token is refused with 401
          *     `invalid_token`, a second logout included. The user's other tokens
-         *     stay valid. Takes no body; a JSON body sent anyway is parsed (so
-         *     malformed JSON is 400 and an oversized one 413) and ignored.
+         *     stay valid. Takes no body; a body sent anyway is not read and is
+         *     ignored.
          */
         post: operations["logout"];
         delete?: never;
@@ -102,7 +102,7 @@ export interface components {
              * @description A stable machine-readable code; see the table in the API description.
              * @enum {string}
              */
-            error: "bad_request" | "invalid_credentials" | "invalid_token" | "not_found" | "method_not_allowed" | "not_acceptable" | "payload_too_large" | "unsupported_media_type" | "too_many_requests" | "server_error" | "service_unavailable";
+            error: "bad_request" | "invalid_credentials" | "invalid_token" | "not_found" | "method_not_allowed" | "not_acceptable" | "payload_too_large" | "unsupported_media_type" | "too_many_requests" | "server_error" | "service_unavailable" | "request_timeout" | "request_header_fields_too_large";
             /** @description A human-readable explanation; its wording may change. */
             message: string;
         };
@@ -166,7 +166,7 @@ export interface components {
         };
     };
     responses: {
-        /** @description The request is malformed; the message names the problem. */
+        /** @description The request is malformed; the message names the problem. Also: a NUL or an unpaired UTF-16 surrogate anywhere in the path, query, body or decoded credentials; a path that is not valid percent-encoding; a request that is not valid HTTP. Unknown query parameters are ignored. */
         BadRequest: {
             headers: {
                 Vary: components["headers"]["Vary"];
@@ -248,7 +248,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description The body is not `application/json`. */
+        /** @description The body is not `application/json` (a body without Content-Type included). */
         UnsupportedMediaType: {
             headers: {
                 Vary: components["headers"]["Vary"];
@@ -314,6 +314,24 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
+        /** @description The request did not arrive in time (headers within 10 s, the whole request within 30 s). Answered before the request is read; the connection is closed. */
+        RequestTimeout: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description The request headers are larger than the server accepts (16 KiB in all, RFC 6585 §5). Answered before the request is read, in this API's error body; the connection is closed. */
+        HeaderFieldsTooLarge: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
     };
     parameters: never;
     requestBodies: never;
@@ -340,6 +358,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
+        /** @description Optional: a request with no body at all (Content-Length 0) signs in with the defaults. A body must be sent as `application/json`: a body without a Content-Type, or of another type, is 415 and issues no token (it is never dropped silently, which would ignore a requested `expirationTime`). */
         requestBody?: {
             content: {
                 /**
@@ -366,9 +385,11 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["InvalidCredentials"];
             406: components["responses"]["NotAcceptable"];
+            408: components["responses"]["RequestTimeout"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeaderFieldsTooLarge"];
             500: components["responses"]["ServerError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -395,8 +416,10 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["InvalidToken"];
             406: components["responses"]["NotAcceptable"];
+            408: components["responses"]["RequestTimeout"];
             413: components["responses"]["PayloadTooLarge"];
             429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeaderFieldsTooLarge"];
             500: components["responses"]["ServerError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -423,8 +446,10 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["InvalidToken"];
             406: components["responses"]["NotAcceptable"];
+            408: components["responses"]["RequestTimeout"];
             413: components["responses"]["PayloadTooLarge"];
             429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeaderFieldsTooLarge"];
             500: components["responses"]["ServerError"];
             503: components["responses"]["ServiceUnavailable"];
         };

@@ -3,8 +3,9 @@ import express, { type Request, type RequestHandler, type Response, type Router 
 import * as OpenApiValidator from 'express-openapi-validator';
 import { parse as parseYaml } from 'yaml';
 import type { Services } from '../services.ts';
-import { formBody, jsonBody } from './body-parsers.ts';
+import { formBody, jsonBody, markBodiless } from './body-parsers.ts';
 import { ApiError, kindForStatus, type ErrorDialect } from './errors.ts';
+import { refuseHostileInput } from './hostile-input.ts';
 import { inFlightOf } from './in-flight.ts';
 import { series } from './series.ts';
 import { toApiError } from './to-api-error.ts';
@@ -111,6 +112,30 @@ function invalidStatusOf(spec: Record<string, unknown>, req: Request, mount: str
 }
 
 /**
+ * Whether the spec has an operation for `method` (any method when undefined)
+ * on `path` (relative to the mount) that `accept`s; path parameters match any
+ * segment, as the validator's routes do.
+ */
+function operationMatcher(spec: Record<string, unknown>, accept: (op: { requestBody?: unknown }) => boolean): (method: string | undefined, path: string) => boolean {
+  const ops: Array<{ method: string; re: RegExp }> = [];
+  for (const [p, item] of Object.entries(spec.paths as Record<string, Record<string, { requestBody?: unknown }>>)) {
+    for (const method of METHODS) {
+      const op = item[method];
+      if (!op || !accept(op)) continue;
+      const literal = p.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{[^}]+\}/g, '[^/]+');
+      ops.push({ method: method.toUpperCase(), re: new RegExp(`^${literal}/?$`) });
+    }
+  }
+  return (method, path) => ops.some((o) => (method === undefined || o.method === method) && o.re.test(path));
+}
+
+/** RFC 9112 §6.3: a request has content when it is chunked or its Content-Length is not 0. */
+function carriesBody(req: Request): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && Number(length) !== 0);
+}
+
+/**
  * Sets plain headers (none of them Content-Type, which Express's res.set
  * would give a charset): straight to Node, without res.set's per-header checks.
  */
@@ -145,6 +170,13 @@ export function buildApiRouter<Ops>(def: ApiDefinition<Ops>, services: Services)
   const apiHeaders = Object.entries(def.headers ?? {});
   // Everything up to the error handler, run as one router layer (series).
   const steps: RequestHandler[] = [];
+  // Operations that take no body leave any body sent unread (see markBodiless).
+  const takesBody = operationMatcher(spec, (op) => op.requestBody !== undefined);
+  const anyOperation = operationMatcher(spec, () => true);
+  steps.push((req, _res, next) => {
+    if (!takesBody(req.method, req.path)) markBodiless(req);
+    next();
+  });
   if (apiHeaders.length > 0) {
     steps.push((_req, res, next) => {
       setHeaders(res, apiHeaders);
@@ -152,11 +184,14 @@ export function buildApiRouter<Ops>(def: ApiDefinition<Ops>, services: Services)
     });
   }
   steps.push(...(def.before?.(services) ?? []));
-  steps.push(jsonBody(config), formBody(config));
+  steps.push(jsonBody(config), formBody(config), refuseHostileInput((path) => anyOperation(undefined, path)));
   steps.push(
     ...OpenApiValidator.middleware({
       apiSpec: structuredClone(spec) as never,
-      validateRequests: { allErrors: true, coerceTypes: def.coerceTypes ?? false },
+      // Unknown query parameters are ignored (cache-busting `?_=1`), as HTTP
+      // intermediaries and browsers expect; an operation can still refuse them
+      // with `x-eov-allow-unknown-query-parameters: false`.
+      validateRequests: { allErrors: true, coerceTypes: def.coerceTypes ?? false, allowUnknownQueryParameters: true },
       validateResponses: config.validateResponses ? { allErrors: true } : false,
       validateSecurity: false,
       // no API takes multipart bodies: no multer middleware on every request
@@ -201,10 +236,17 @@ export function buildApiRouter<Ops>(def: ApiDefinition<Ops>, services: Services)
   };
 
   const dispatch: RequestHandler = (req, res, next) => {
-    const operationId = (req as { openapi?: { schema?: { operationId?: unknown } } }).openapi?.schema?.operationId;
+    const schema = (req as { openapi?: { schema?: { operationId?: unknown; requestBody?: unknown } } }).openapi?.schema;
+    const operationId = schema?.operationId;
     const handler = typeof operationId === 'string' ? byOperation.get(operationId) : undefined;
     // Nothing the validator let through without an operation (should not happen).
     if (!handler) return next(new ApiError('not_found', 'There is no such resource.'));
+    // A body no parser read (no Content-Type, or one the operation does not
+    // take) where the operation takes a body: 415, never silently dropped.
+    // The validator already refuses it where the body is required.
+    if (schema?.requestBody && req.body === undefined && carriesBody(req)) {
+      return next(new ApiError('unsupported_media_type', 'The request body must be sent with a content type this operation accepts.'));
+    }
     return answer(handler, req, res);
   };
   steps.push(dispatch);

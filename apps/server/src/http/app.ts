@@ -7,6 +7,7 @@ import { migrationsCurrent } from '@polyauth/store';
 import { docsDistDir, specsDir } from '../paths.ts';
 import type { Services } from '../services.ts';
 import { buildApiRouter, type ApiDefinition } from './api-router.ts';
+import type { RenderRefusal } from './http-server.ts';
 import { InFlight } from './in-flight.ts';
 import { createMetrics } from './metrics.ts';
 import { requestLog } from './request-log.ts';
@@ -144,10 +145,33 @@ export function createApp(services: Services, opts: AppOptions): Express {
 
   // The root API (mts-auth) last: its router answers everything else.
   for (const api of byMount.filter((a) => a.mount === '/')) app.use('/', buildApiRouter(api, services));
+  app.locals.renderRefusal = refusalRenderer(byMount);
   return app;
 }
 
 /** Constant-time for equal lengths; a length mismatch says only that it is wrong. */
 function sameBytes(a: Buffer, b: Buffer): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/**
+ * For requests Node refuses before Express (http-server.ts): the error body
+ * of the API the path belongs to, matched as the app dispatches (the other
+ * APIs' mounts, then the service paths, then the root API, which also
+ * answers when the path could not be read).
+ */
+function refusalRenderer(byMount: ApiDefinition<never>[]): RenderRefusal {
+  return (path, error) => {
+    const api =
+      path === undefined
+        ? byMount.find((a) => a.mount === '/')
+        : (byMount.find((a) => a.mount !== '/' && (path === a.mount || path.startsWith(`${a.mount}/`))) ??
+          (isServicePath(path) ? undefined : byMount.find((a) => a.mount === '/')));
+    if (!api) return { contentType: 'text/plain; charset=utf-8', body: `${error.message}\n`, headers: [] };
+    return {
+      contentType: 'application/json; charset=utf-8',
+      body: JSON.stringify(api.dialect(error)),
+      headers: Object.entries(api.headers ?? {}),
+    };
+  };
 }

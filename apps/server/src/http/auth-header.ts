@@ -1,4 +1,5 @@
 /** `Authorization` header parsing shared by the APIs' auth schemes. */
+import { assertCleanCredential } from './hostile-input.ts';
 
 export interface AuthorizationHeader {
   /** Lower-cased scheme, without the seed's stray colon (`Basic:` → `basic`). */
@@ -10,13 +11,19 @@ export function parseAuthorization(header: string | undefined): AuthorizationHea
   if (!header || header.length > 4096) return undefined;
   const m = /^\s*([A-Za-z][A-Za-z0-9_-]*):?\s+(\S+)\s*$/.exec(header);
   if (!m) return undefined;
+  assertCleanCredential(m[2]!, 'Authorization header');
   return { scheme: m[1]!.toLowerCase(), credentials: m[2]! };
 }
 
-/** Decodes HTTP Basic credentials (RFC 7617): user-id and password split at the first colon. */
+/**
+ * Decodes HTTP Basic credentials (RFC 7617): user-id and password split at
+ * the first colon. A NUL in either is refused (HostileInputError, a 400):
+ * it names no account and the database cannot store it.
+ */
 export function decodeBasic(credentials: string): { user: string; password: string } | undefined {
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(credentials)) return undefined;
   const decoded = Buffer.from(credentials, 'base64').toString('utf8');
+  assertCleanCredential(decoded, 'Authorization header (Basic credentials)');
   const i = decoded.indexOf(':');
   if (i <= 0) return undefined;
   return { user: decoded.slice(0, i), password: decoded.slice(i + 1) };

@@ -6,10 +6,12 @@ export type ErrorKind =
   | 'not_found'
   | 'method_not_allowed'
   | 'not_acceptable'
+  | 'request_timeout'
   | 'conflict'
   | 'payload_too_large'
   | 'unsupported_media_type'
   | 'too_many_requests'
+  | 'header_fields_too_large'
   | 'server_error'
   | 'service_unavailable';
 
@@ -20,10 +22,12 @@ export const statusOfKind: Record<ErrorKind, number> = {
   not_found: 404,
   method_not_allowed: 405,
   not_acceptable: 406,
+  request_timeout: 408,
   conflict: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
   too_many_requests: 429,
+  header_fields_too_large: 431,
   server_error: 500,
   service_unavailable: 503,
 };

@@ -2,6 +2,8 @@ import { IdentifierTakenError } from '@polyauth/store';
 import { PasswordPolicyError } from '../identity/passwords.ts';
 import { ThrottledError } from '../identity/throttle.ts';
 import { ApiError, kindForStatus } from './errors.ts';
+import { cutText } from '../identity/text.ts';
+import { HostileInputError } from './hostile-input.ts';
 
 const DB_DOWN_CODES = new Set([
   'ECONNREFUSED',
@@ -45,7 +47,7 @@ function describeValidation(items: ValidatorErrorItem[] | undefined, fallback: s
     return where ? `${where}: ${i.message ?? 'is invalid'}` : (i.message ?? 'is invalid');
   });
   const more = items.length > 5 ? ` (and ${items.length - 5} more)` : '';
-  return `${parts.join('; ')}${more}`.slice(0, 500);
+  return cutText(`${parts.join('; ')}${more}`, 500);
 }
 
 /**
@@ -63,6 +65,7 @@ export function toApiError(err: unknown): { error: ApiError; internal: boolean }
       internal: false,
     };
   }
+  if (err instanceof HostileInputError) return { error: new ApiError('bad_request', err.message), internal: false };
   if (err instanceof PasswordPolicyError) return { error: new ApiError('bad_request', err.message), internal: false };
   if (err instanceof IdentifierTakenError) {
     return { error: new ApiError('conflict', `That ${err.field} is already registered.`), internal: false };

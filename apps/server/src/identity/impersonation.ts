@@ -1,7 +1,7 @@
 import type { Store, TokenRow, User } from '@polyauth/store';
 import { randomSecret } from './secrets.ts';
-import type { IssuedToken, TokenService } from './tokens.ts';
 import { cutText } from './text.ts';
+import type { IssuedToken, TokenService } from './tokens.ts';
 
 export type ActAsResult =
   | { ok: true; target: User; issued: IssuedToken }

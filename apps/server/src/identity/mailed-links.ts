@@ -3,8 +3,8 @@ import type { Logger } from 'pino';
 import type { Mailer } from './mail.ts';
 import { checkPasswordPolicy, type PasswordHasher } from './passwords.ts';
 import { randomSecret, sha256 } from './secrets.ts';
-import type { LoginThrottle } from './throttle.ts';
 import { cutText } from './text.ts';
+import type { LoginThrottle } from './throttle.ts';
 
 export interface MailedLinksOptions {
   /** How long a mailed link stays usable, seconds. */

@@ -1,5 +1,6 @@
 import type { mintAuth } from '@polyauth/api-types';
 import type { ApiError, ErrorKind } from '../../http/errors.ts';
+import { cutText } from '../../identity/text.ts';
 
 type MintError = mintAuth.components['schemas']['Error'];
 
@@ -15,6 +16,8 @@ const generic: Partial<Record<ErrorKind, string>> = {
   unsupported_media_type: 'Unsupported Content-Type: send application/json',
   payload_too_large: 'The request body is too large',
   too_many_requests: 'Too many attempts, try again later',
+  request_timeout: 'The request was not received in time',
+  header_fields_too_large: 'The request headers are too large',
   server_error: 'Internal server error',
   service_unavailable: 'The service is temporarily unavailable, try again later',
 };
@@ -22,5 +25,5 @@ const generic: Partial<Record<ErrorKind, string>> = {
 /** The seed's error body: `{response: "<message>"}`. */
 export function mintError(err: ApiError): MintError {
   const message = err.code === undefined ? (generic[err.kind] ?? err.message) : err.message;
-  return { response: message || 'The request could not be processed' };
+  return { response: cutText(message, 1000) || 'The request could not be processed' };
 }

@@ -1,5 +1,6 @@
 import type { mtsAuth } from '@polyauth/api-types';
 import type { ApiError, ErrorKind } from '../../http/errors.ts';
+import { cutText } from '../../identity/text.ts';
 
 type MtsError = mtsAuth.components['schemas']['Error'];
 type MtsCode = MtsError['error'];
@@ -11,10 +12,12 @@ const codeOfKind: Record<ErrorKind, MtsCode> = {
   not_found: 'not_found',
   method_not_allowed: 'method_not_allowed',
   not_acceptable: 'not_acceptable',
+  request_timeout: 'request_timeout',
   conflict: 'not_acceptable',
   payload_too_large: 'payload_too_large',
   unsupported_media_type: 'unsupported_media_type',
   too_many_requests: 'too_many_requests',
+  header_fields_too_large: 'request_header_fields_too_large',
   server_error: 'server_error',
   service_unavailable: 'service_unavailable',
 };
@@ -24,6 +27,6 @@ export function mtsError(err: ApiError): MtsError {
   return {
     code: err.status,
     error: (err.code as MtsCode | undefined) ?? codeOfKind[err.kind],
-    error_description: err.message,
+    error_description: cutText(err.message, 1000),
   };
 }

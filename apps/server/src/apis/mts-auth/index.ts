@@ -3,6 +3,7 @@ import type { User } from '@polyauth/store';
 import { defineApi, type HandlerContext } from '../../http/api-router.ts';
 import { bearerToken, decodeBasic, parseAuthorization } from '../../http/auth-header.ts';
 import { ApiError } from '../../http/errors.ts';
+import { assertCleanCredential } from '../../http/hostile-input.ts';
 import { IdentifierTakenError } from '../../identity/accounts.ts';
 import { PasswordPolicyError } from '../../identity/passwords.ts';
 import { specPath } from '../../paths.ts';
@@ -30,11 +31,14 @@ function invalidToken(): ApiError {
 
 /** RFC 6749 §2.3.1: client id and secret are form-encoded inside Basic. */
 function formDecode(s: string): string | undefined {
+  let decoded: string;
   try {
-    return decodeURIComponent(s.replace(/\+/g, ' '));
+    decoded = decodeURIComponent(s.replace(/\+/g, ' '));
   } catch {
     return undefined;
   }
+  assertCleanCredential(decoded, 'Authorization header (Basic credentials)');
+  return decoded;
 }
 
 function toUserBody(user: User, activeDomains: boolean): Schemas['User'] {

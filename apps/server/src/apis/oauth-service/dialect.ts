@@ -1,5 +1,6 @@
 import type { oauthService } from '@polyauth/api-types';
 import type { ApiError, ErrorKind } from '../../http/errors.ts';
+import { cutText } from '../../identity/text.ts';
 
 export type OauthError = oauthService.components['schemas']['Error'];
 export type OauthErrorCode = OauthError['error'];
@@ -11,10 +12,12 @@ const codeOfKind: Record<ErrorKind, OauthErrorCode> = {
   not_found: 'not_found',
   method_not_allowed: 'method_not_allowed',
   not_acceptable: 'unsupported_media_type',
+  request_timeout: 'request_timeout',
   conflict: 'conflict',
   payload_too_large: 'payload_too_large',
   unsupported_media_type: 'unsupported_media_type',
   too_many_requests: 'too_many_requests',
+  header_fields_too_large: 'request_header_fields_too_large',
   server_error: 'server_error',
   service_unavailable: 'service_unavailable',
 };
@@ -24,5 +27,5 @@ const codes = new Set<string>(Object.values(codeOfKind).concat(['invalid_grant',
 /** oauth-service's error body: `{error, message}`, `error` from the spec's closed list. */
 export function oauthError(err: ApiError): OauthError {
   const code = err.code && codes.has(err.code) ? (err.code as OauthErrorCode) : codeOfKind[err.kind];
-  return { error: code, message: err.message.slice(0, 1000) || 'The request failed.' };
+  return { error: code, message: cutText(err.message, 1000) || 'The request failed.' };
 }
