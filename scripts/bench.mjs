@@ -82,6 +82,7 @@ const fmt = (n, digits = 0) => (n === undefined || Number.isNaN(n) ? '-' : n.toL
 const serverConfig = loadConfig({
   NODE_ENV: 'production',
   JWT_SECRET: 'x'.repeat(32),
+  TOTP_ENCRYPTION_KEY: '0'.repeat(64),
   BCRYPT_COST: process.env.BCRYPT_COST,
   BCRYPT_POOL_SIZE: process.env.BCRYPT_POOL_SIZE,
 });

@@ -67,7 +67,7 @@ console.log(`readme-check: fresh clone of ${execFileSync('git', ['-C', clone, 'r
 
 // The reader's environment: no database or port settings of the machine's.
 const env = { ...process.env, PORT: String(port) };
-for (const name of ['DATABASE_URL', 'DATABASE_DIRECT_URL', 'DATA_DIR', 'NODE_ENV', 'JWT_SECRET', 'HOST', 'PUBLIC_URL', 'LOG_LEVEL', 'npm_config_prefix']) delete env[name];
+for (const name of ['DATABASE_URL', 'DATABASE_DIRECT_URL', 'DATA_DIR', 'NODE_ENV', 'JWT_SECRET', 'TOTP_ENCRYPTION_KEY', 'TOTP_ENCRYPTION_KEYS_OLD', 'HOST', 'PUBLIC_URL', 'LOG_LEVEL', 'npm_config_prefix']) delete env[name];
 
 const blocks = quickStartBlocks(readFileSync(path.join(clone, 'README.md'), 'utf8')).map((b) => b.replaceAll('127.0.0.1:3000', `127.0.0.1:${port}`));
 if (blocks.length < 3) fail(`expected at least 3 sh blocks in Quick start, found ${blocks.length}`);

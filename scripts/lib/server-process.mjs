@@ -131,12 +131,13 @@ export function freePort() {
   });
 }
 
-/** The server's environment: production-like, with a generated JWT secret. */
+/** The server's environment: production-like, with a generated JWT secret and TOTP encryption key. */
 export function serverEnv(extra = {}) {
   const env = {
     ...process.env,
     NODE_ENV: 'production',
     JWT_SECRET: randomBytes(48).toString('base64url'),
+    TOTP_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
     HOST: '127.0.0.1',
     LOG_LEVEL: 'warn',
     ...extra,

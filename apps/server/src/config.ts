@@ -1,4 +1,5 @@
 import { availableParallelism } from 'node:os';
+import { parseSecretKey } from '@polyauth/store';
 
 /**
  * Everything the server reads from the environment, checked at startup: each
@@ -13,6 +14,21 @@ export interface Config {
   databaseUrl: string | undefined;
   dataDir: string;
   jwtSecret: string | undefined;
+  /**
+   * AES-256-GCM keys for users' TOTP secrets: `key` seals (undefined outside
+   * production = a random one kept in DATA_DIR), `oldKeys` still open rows
+   * sealed before a rotation.
+   */
+  totpEncryption: { key: Buffer | undefined; oldKeys: Buffer[] };
+  /** Deletion of dead rows (tokens, one-time tokens, throttle counters), see maintenance/purge.ts. */
+  purge: {
+    /** Seconds between runs; 0 = never. */
+    intervalSeconds: number;
+    /** Rows deleted per statement (and per transaction). */
+    batchSize: number;
+    /** Expired, revoked or used rows are kept this long after that, seconds. */
+    retentionSeconds: number;
+  };
   bcryptCost: number;
   bcryptPoolSize: number;
   bodyLimit: string;
@@ -118,6 +134,19 @@ export function loadConfig(env: Env = process.env): Config {
   if (jwtSecret && Buffer.byteLength(jwtSecret) < 32) problems.push('JWT_SECRET must be at least 32 bytes long');
   if (!jwtSecret && envName === 'production') problems.push('JWT_SECRET is required when NODE_ENV=production');
 
+  const totpKeyText = env.TOTP_ENCRYPTION_KEY?.trim() || undefined;
+  const totpKey = totpKeyText === undefined ? undefined : parseSecretKey(totpKeyText);
+  if (totpKeyText !== undefined && !totpKey) {
+    problems.push('TOTP_ENCRYPTION_KEY must be 32 bytes, as 64 hex digits or base64 (e.g. `openssl rand -base64 32`)');
+  }
+  if (!totpKeyText && envName === 'production') problems.push('TOTP_ENCRYPTION_KEY is required when NODE_ENV=production');
+  const oldTotpKeys: Buffer[] = [];
+  for (const [i, text] of (env.TOTP_ENCRYPTION_KEYS_OLD ?? '').split(/[\s,]+/).filter(Boolean).entries()) {
+    const k = parseSecretKey(text);
+    if (k) oldTotpKeys.push(k);
+    else problems.push(`TOTP_ENCRYPTION_KEYS_OLD: key ${i + 1} must be 32 bytes, as 64 hex digits or base64`);
+  }
+
   const databaseUrl = env.DATABASE_URL?.trim() || undefined;
   if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     problems.push('DATABASE_URL must be a postgres:// or postgresql:// URL');
@@ -146,6 +175,12 @@ export function loadConfig(env: Env = process.env): Config {
     databaseUrl,
     dataDir,
     jwtSecret,
+    totpEncryption: { key: totpKey, oldKeys: oldTotpKeys },
+    purge: {
+      intervalSeconds: int('PURGE_INTERVAL_SECONDS', 600, 0, 86_400),
+      batchSize: int('PURGE_BATCH_SIZE', 1000, 1, 100_000),
+      retentionSeconds: int('PURGE_RETENTION_SECONDS', 86_400, 0, 365 * 86_400),
+    },
     bcryptCost,
     bcryptPoolSize: int('BCRYPT_POOL_SIZE', Math.max(1, availableParallelism()), 1, 256),
     bodyLimit,

@@ -1,7 +1,6 @@
 // The only module with side effects: reads the environment, opens the
 // database, listens, and handles signals.
 import { once } from 'node:events';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import pino from 'pino';
 import { migrateLatest, openPglite, openPostgres, type Database } from '@polyauth/store';
@@ -12,8 +11,8 @@ import { ConfigError, loadConfig, type Config } from './config.ts';
 import { createApp } from './http/app.ts';
 import { createHttpServer } from './http/http-server.ts';
 import { inFlightOf } from './http/in-flight.ts';
-import { randomSecret } from './identity/secrets.ts';
-import { closeServices, createServices } from './services.ts';
+import { developmentJwtSecret, withDevelopmentTotpKey } from './dev-secrets.ts';
+import { closeServices, createServices, startServices } from './services.ts';
 
 const major = Number(process.versions.node.split('.')[0]);
 if (major < 24) {
@@ -21,21 +20,10 @@ if (major < 24) {
   process.exit(1);
 }
 
-/** Without JWT_SECRET outside production: a random secret kept in the data directory. */
-function developmentJwtSecret(config: Config): string {
-  const file = path.resolve(config.dataDir, 'jwt-secret');
-  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
-  mkdirSync(path.dirname(file), { recursive: true });
-  const secret = randomSecret(48);
-  writeFileSync(file, `${secret}\n`, { mode: 0o600 });
-  chmodSync(file, 0o600);
-  return secret;
-}
-
 async function main(): Promise<void> {
   let config: Config;
   try {
-    config = loadConfig();
+    config = withDevelopmentTotpKey(loadConfig());
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(err.message);
@@ -60,7 +48,13 @@ async function main(): Promise<void> {
     process.exit(1);
   }
 
-  const services = createServices(config, db, log, config.jwtSecret ?? developmentJwtSecret(config));
+  const services = createServices(config, db, log, developmentJwtSecret(config));
+  try {
+    await startServices(services);
+  } catch (err) {
+    log.fatal({ err }, 'start-up failed');
+    process.exit(1);
+  }
   const app = createApp(services, { apis, routes });
 
   // Listen before the first-run bootstrap: on a taken port nothing is created

@@ -1,11 +1,12 @@
 import type { Logger } from 'pino';
-import { createStore, type Database, type Store } from '@polyauth/store';
+import { createSecretBox, createStore, type Database, type Store } from '@polyauth/store';
 import type { Config } from './config.ts';
 import { Accounts } from './identity/accounts.ts';
 import { ClientCredentials } from './identity/clients.ts';
 import { LastLoginRecorder } from './identity/last-login.ts';
 import { Mailer } from './identity/mail.ts';
 import { PasswordHasher } from './identity/passwords.ts';
+import { Purger } from './identity/purge.ts';
 import { LoginThrottle } from './identity/throttle.ts';
 import { TokenCache } from './identity/token-cache.ts';
 import { TokenService } from './identity/tokens.ts';
@@ -29,10 +30,27 @@ export interface Services {
   lastLogins: LastLoginRecorder;
   clients: ClientCredentials;
   mailer: Mailer;
+  /** Scheduled deletion of dead tokens and counters; started by `startServices`. */
+  purger: Purger;
+}
+
+/**
+ * The store as the server and the admin CLI open it: TOTP secrets sealed
+ * with the configured key (config.totpEncryption; main.ts and the CLI fill in
+ * the development key), an undecryptable one logged and refused.
+ */
+export function createConfiguredStore(config: Config, knex: Database['knex'], log?: Logger): Store {
+  const { key, oldKeys } = config.totpEncryption;
+  if (!key) throw new Error('no TOTP encryption key: set TOTP_ENCRYPTION_KEY');
+  return createStore(knex, {
+    totpBox: createSecretBox(key, oldKeys),
+    onUnreadableTotp: (userId, err) =>
+      log?.error({ userId, reason: err.message }, 'a TOTP secret cannot be decrypted with the configured keys (TOTP_ENCRYPTION_KEY, TOTP_ENCRYPTION_KEYS_OLD); its two-factor login fails'),
+  });
 }
 
 export function createServices(config: Config, db: Database, log: Logger, jwtSecret: string): Services {
-  const store = createStore(db.knex);
+  const store = createConfiguredStore(config, db.knex, log);
   const passwords = new PasswordHasher({ cost: config.bcryptCost, poolSize: config.bcryptPoolSize });
   const throttle = new LoginThrottle(store, config.throttle, jwtSecret);
   const tokenCache = new TokenCache({
@@ -62,8 +80,35 @@ export function createServices(config: Config, db: Database, log: Logger, jwtSec
     accounts: new Accounts(store, passwords, throttle, lastLogins),
     lastLogins,
     clients: new ClientCredentials(store, { cache: tokenCache }),
-    mailer: new Mailer({ ...config.mail, log }),
+    mailer: new Mailer({ ...config.mail, log, showLinks: config.env === 'development' }),
+    purger: new Purger(
+      store,
+      {
+        intervalMs: config.purge.intervalSeconds * 1000,
+        batchSize: config.purge.batchSize,
+        retentionSeconds: config.purge.retentionSeconds,
+        // A counter must outlive its longest window: the login window, and
+        // the hour of the mail and registration limits.
+        throttleIdleSeconds: Math.max(config.purge.retentionSeconds, config.throttle.windowSeconds, 3600),
+      },
+      log,
+    ),
   };
+}
+
+/**
+ * The start-up work that needs the database, run by main.ts once migrated
+ * and before listening: seals TOTP secrets still stored in plain text (rows
+ * from before encryption; safe with several servers starting at once, each
+ * row is a compare-and-set), then starts the purge schedule.
+ */
+export async function startServices(s: Services): Promise<void> {
+  const sealed = await s.store.users.sealTotpSecrets({ all: false });
+  if (sealed.sealed > 0) s.log.info({ sealed: sealed.sealed }, 'encrypted TOTP secrets stored in plain text');
+  if (sealed.unreadable > 0) {
+    s.log.error({ unreadable: sealed.unreadable }, 'TOTP secrets sealed under a key that is not configured (see TOTP_ENCRYPTION_KEYS_OLD)');
+  }
+  s.purger.start();
 }
 
 /**
@@ -71,6 +116,7 @@ export function createServices(config: Config, db: Database, log: Logger, jwtSec
  * mail transport (the database is closed by its owner, after this).
  */
 export async function closeServices(s: Services): Promise<void> {
+  await s.purger.close();
   await s.lastLogins.close();
   s.tokenCache.close();
   s.users.close();

@@ -10,10 +10,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import bcrypt from 'bcryptjs';
-import { createStore, openPglite, openPostgres, type Database, type Store } from '@polyauth/store';
+import { createSecretBox, createStore, isSealed, openPglite, openPostgres, secretKeyId, type Database, type Store } from '@polyauth/store';
 import { ClientCredentials } from '../src/identity/clients.ts';
 import { sha256 } from '../src/identity/secrets.ts';
-import { totpCode } from '../src/identity/totp.ts';
+import { newTotpSecret, totpCode } from '../src/identity/totp.ts';
+import { TEST_TOTP_KEY } from './harness.ts';
 
 const CLI = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
 const SLOW = 120_000;
@@ -28,7 +29,14 @@ interface Run {
 function runCli(args: string[], env: Record<string, string>): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], {
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? tmpdir(), NODE_ENV: 'test', BCRYPT_COST: '4', ...env },
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: process.env.HOME ?? tmpdir(),
+        NODE_ENV: 'test',
+        BCRYPT_COST: '4',
+        TOTP_ENCRYPTION_KEY: TEST_TOTP_KEY,
+        ...env,
+      },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -105,10 +113,14 @@ async function postgresBackend(url: string): Promise<Backend> {
   };
 }
 
-async function withDb<T>(backend: Backend, fn: (store: Store, db: Database) => Promise<T>): Promise<T> {
+/** The TOTP key the CLI runs with (TEST_TOTP_KEY) and the one a rotation moves to. */
+const TOTP_KEY = Buffer.from(TEST_TOTP_KEY, 'hex');
+const NEW_TOTP_KEY = Buffer.alloc(32, 0x42);
+
+async function withDb<T>(backend: Backend, fn: (store: Store, db: Database) => Promise<T>, totpKey = TOTP_KEY): Promise<T> {
   const db = await backend.open();
   try {
-    return await fn(createStore(db.knex), db);
+    return await fn(createStore(db.knex, { totpBox: createSecretBox(totpKey) }), db);
   } finally {
     await db.close();
   }
@@ -330,6 +342,47 @@ function suite(makeBackend: () => Promise<Backend>) {
         const enroll = (await store.audit.recent({ action: 'totp.enroll' })).find((e) => e.targetUserId === bob.id)!;
         expect(enroll).toMatchObject({ api: 'admin-cli', detail: expect.objectContaining({ replaced: false, revokedTokens: 2 }) });
       });
+    },
+    SLOW,
+  );
+
+  test(
+    'TOTP secrets at rest: sealed by enroll; `totp reencrypt` moves every row (old key, legacy plain) to a new key, and refuses loudly when a key is missing',
+    async () => {
+      const adaSecret = newTotpSecret();
+      const bobSecret = newTotpSecret();
+      await withDb(backend, async (store) => {
+        await store.users.setTotp(ada.id, adaSecret); // sealed under the CLI's key, like `totp enroll`
+        await store.knex('users').where({ id: bob.id }).update({ totp_secret: bobSecret }); // a row from before encryption
+        const row = await store.knex('users').where({ id: ada.id }).first();
+        expect(isSealed(row.totp_secret)).toBe(true);
+        expect(row.totp_secret).not.toContain(adaSecret);
+      });
+
+      const rotate = { TOTP_ENCRYPTION_KEY: NEW_TOTP_KEY.toString('base64'), TOTP_ENCRYPTION_KEYS_OLD: TEST_TOTP_KEY };
+      const done = expectOk(await cliWith(rotate, 'totp', 'reencrypt', '--json'));
+      expect(done).toEqual({ sealed: 2, unreadable: 0, total: 2, keyId: secretKeyId(NEW_TOTP_KEY) });
+      // Again: nothing left to do.
+      expect(expectOk(await cliWith(rotate, 'totp', 'reencrypt', '--json'))).toMatchObject({ sealed: 0, total: 2 });
+
+      await withDb(
+        backend,
+        async (store) => {
+          expect((await store.users.byId(ada.id))!.totpSecret).toBe(adaSecret);
+          expect((await store.users.byId(bob.id))!.totpSecret).toBe(bobSecret);
+          for (const r of await store.knex('users').whereNotNull('totp_secret')) {
+            expect(r.totp_secret).toMatch(new RegExp(`^enc1:${secretKeyId(NEW_TOTP_KEY)}:`));
+          }
+          const audit = (await store.audit.recent({ action: 'totp.reencrypt' }))[0]!;
+          expect(audit.detail).toMatchObject({ actor: 'admin-cli', sealed: 0, total: 2 });
+        },
+        NEW_TOTP_KEY,
+      );
+
+      // Rotated on without listing the key the rows are under: nothing is rewritten, exit 1 says why.
+      const lost = { TOTP_ENCRYPTION_KEY: Buffer.alloc(32, 0x43).toString('hex') };
+      expectFailure(await cliWith(lost, 'totp', 'reencrypt', '--json'), 1, /2 TOTP secret\(s\) could not be decrypted.*TOTP_ENCRYPTION_KEYS_OLD/);
+      await withDb(backend, async (store) => expect((await store.users.byId(ada.id))!.totpSecret).toBe(adaSecret), NEW_TOTP_KEY);
     },
     SLOW,
   );

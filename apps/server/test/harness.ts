@@ -14,6 +14,8 @@ import { routes } from '../src/apis/routes.ts';
 import { closeServices, createServices, type Services } from '../src/services.ts';
 
 export const TEST_JWT_SECRET = 'test-secret-test-secret-test-secret-0123456789';
+/** 32 bytes, hex: every test server on one database must open the same TOTP rows. */
+export const TEST_TOTP_KEY = '7e57'.repeat(16);
 
 export interface TestServer {
   baseUrl: string;
@@ -66,6 +68,7 @@ export async function startServer(env: Record<string, string> = {}, opts: StartO
     BCRYPT_COST: '4',
     BCRYPT_POOL_SIZE: '2',
     JWT_SECRET: TEST_JWT_SECRET,
+    TOTP_ENCRYPTION_KEY: TEST_TOTP_KEY,
     DATA_DIR: dataDir,
     THROTTLE_REGISTRATIONS_PER_HOUR: '100000',
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent',

@@ -638,7 +638,7 @@ describe('configuration', () => {
 });
 
 describe('default mail transport (no SMTP_URL)', () => {
-  test('writes the mail into the outbox folder and logs its link', async () => {
+  async function sendToOutbox(showLinks: boolean | undefined) {
     const dir = mkdtempSync(path.join(tmpdir(), 'polyauth-outbox-'));
     const lines: string[] = [];
     const sink = new Writable({
@@ -647,9 +647,15 @@ describe('default mail transport (no SMTP_URL)', () => {
         done();
       },
     });
-    const mailer = new Mailer({ smtpUrl: undefined, from: 'polyauth <no-reply@localhost>', outboxDir: path.join(dir, 'outbox'), log: pino({ level: 'info' }, sink) });
+    const mailer = new Mailer({
+      smtpUrl: undefined,
+      from: 'polyauth <no-reply@localhost>',
+      outboxDir: path.join(dir, 'outbox'),
+      log: pino({ level: 'trace' }, sink),
+      ...(showLinks === undefined ? {} : { showLinks }),
+    });
     try {
-      const link = 'http://127.0.0.1:3000/api/oauth/valid_email/abc';
+      const link = 'http://127.0.0.1:3000/api/oauth/valid_email/abc-live-token';
       await mailer.send({ to: 'someone@example.com', subject: 'Confirm your email address', text: `open ${link}`, link });
       const files = readdirSync(path.join(dir, 'outbox'));
       expect(files).toHaveLength(1);
@@ -657,10 +663,23 @@ describe('default mail transport (no SMTP_URL)', () => {
       const eml = readFileSync(path.join(dir, 'outbox', files[0]!), 'utf8');
       expect(eml).toMatch(/^To: someone@example\.com$/m);
       expect(eml).toContain(link);
-      expect(lines.map((l) => JSON.parse(l) as { link?: string }).some((l) => l.link === link)).toBe(true);
+      const logged = lines.map((l) => JSON.parse(l) as { link?: string; file?: string; msg: string });
+      expect(logged.some((l) => l.msg === 'mail written to the outbox' && l.file === path.join(dir, 'outbox', files[0]!))).toBe(true);
+      return { link, logged, text: lines.join('') };
     } finally {
       mailer.close();
       rmSync(dir, { recursive: true, force: true });
     }
+  }
+
+  test('writes the mail into the outbox folder; the log names the file but never the link (its token is live)', async () => {
+    const { text } = await sendToOutbox(undefined);
+    expect(text).not.toContain('abc-live-token');
+    expect((await sendToOutbox(false)).text).not.toContain('abc-live-token');
+  });
+
+  test('in development (showLinks) the log shows the link, so a fresh `npm start` works with no mail server', async () => {
+    const { link, logged } = await sendToOutbox(true);
+    expect(logged.some((l) => l.link === link)).toBe(true);
   });
 });

@@ -1,7 +1,6 @@
 import { userInfo } from 'node:os';
 import path from 'node:path';
 import {
-  createStore,
   DataDirInUseError,
   migrateLatest,
   migrationsCurrent,
@@ -12,7 +11,9 @@ import {
   type Store,
 } from '@polyauth/store';
 import { ConfigError, loadConfig, type Config } from '../config.ts';
+import { withDevelopmentTotpKey } from '../dev-secrets.ts';
 import { PasswordHasher } from '../identity/passwords.ts';
+import { createConfiguredStore } from '../services.ts';
 import { CliError } from './output.ts';
 
 /** Recorded as the actor of every change the CLI makes. */
@@ -56,7 +57,7 @@ export function auditEntry(action: string, e: { targetUserId?: string | null; de
 export async function openContext(env: NodeJS.ProcessEnv = process.env): Promise<CliContext> {
   let config: Config;
   try {
-    config = loadConfig(env);
+    config = withDevelopmentTotpKey(loadConfig(env));
   } catch (err) {
     if (err instanceof ConfigError) throw new CliError(err.message);
     throw err;
@@ -77,13 +78,13 @@ export async function openContext(env: NodeJS.ProcessEnv = process.env): Promise
     await db.close().catch(() => undefined);
     throw new CliError(`cannot open the database: ${(err as Error).message}`);
   }
-  const store = createStore(db.knex);
+  const store = createConfiguredStore(config, db.knex);
   let hasher: PasswordHasher | undefined;
   return {
     config,
     db,
     store,
-    transaction: (fn) => db.knex.transaction((trx) => fn(createStore(trx))),
+    transaction: (fn) => db.knex.transaction((trx) => fn(store.withKnex(trx))),
     passwords: () => (hasher ??= new PasswordHasher({ cost: config.bcryptCost, poolSize: 1 })),
     async close() {
       await hasher?.close();

@@ -2,9 +2,11 @@ import * as OTPAuth from 'otpauth';
 
 /**
  * TOTP (RFC 6238) for auth-v3's two-factor login: SHA-1, 6 digits, 30 s steps,
- * which is what every authenticator app understands. The secret is stored
- * base32 in users.totp_secret; the last accepted step is stored too so a code
- * cannot be used twice (users.consumeTotpStep).
+ * which is what every authenticator app understands. The secret (base32) is
+ * stored in users.totp_secret encrypted with AES-256-GCM under
+ * TOTP_ENCRYPTION_KEY (the store seals and opens it, see store/secret-box.ts);
+ * the last accepted step is stored too so a code cannot be used twice
+ * (users.consumeTotpStep).
  */
 const ISSUER = 'polyauth';
 const PERIOD = 30;
@@ -44,7 +46,13 @@ export function totpCode(secretBase32: string, timestamp = Date.now()): string {
  */
 export function totpStep(secretBase32: string, code: string, timestamp = Date.now()): number | undefined {
   if (!/^\d{6}$/.test(code)) return undefined;
-  const delta = totp(secretBase32).validate({ token: code, timestamp, window: TOTP_WINDOW });
+  let generator: OTPAuth.TOTP;
+  try {
+    generator = totp(secretBase32);
+  } catch {
+    return undefined; // not a base32 secret (UNREADABLE_TOTP_SECRET: the key is missing): no code matches
+  }
+  const delta = generator.validate({ token: code, timestamp, window: TOTP_WINDOW });
   if (delta === null) return undefined;
   return Math.floor(timestamp / 1000 / PERIOD) + delta;
 }

@@ -155,16 +155,6 @@ export function tokensRepo(db: Knex) {
       const row = await db('tokens').where({ id }).first();
       return row ? toToken(row) : undefined;
     },
-
-    /** Deletes tokens that expired or were revoked more than `olderThanDays` ago. */
-    async purge(olderThanDays: number): Promise<number> {
-      const cutoff = new Date(Date.now() - olderThanDays * 86_400_000);
-      const rows = await db('tokens')
-        .where((q) => q.where('expires_at', '<', cutoff).orWhere('revoked_at', '<', cutoff))
-        .del()
-        .returning('id');
-      return rows.length;
-    },
   };
 }
 

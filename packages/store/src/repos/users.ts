@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { isSealed, type SecretBox } from '../secret-box.ts';
 
 export type Role = 'ADMIN' | 'LINGUIST' | 'PROJECT_MANAGER';
 export const roles: readonly Role[] = ['ADMIN', 'LINGUIST', 'PROJECT_MANAGER'];
@@ -47,7 +48,46 @@ export class IdentifierTakenError extends Error {
 
 type Row = Record<string, unknown>;
 
-export function toUser(r: Row): User {
+/**
+ * What `User.totpSecret` holds when the stored secret cannot be decrypted
+ * (its key is not configured, or the value does not authenticate): not a
+ * valid base32 secret, so no code matches it and the login fails closed,
+ * still asking for the second factor.
+ */
+export const UNREADABLE_TOTP_SECRET = '!unreadable';
+
+export interface UsersRepoOptions {
+  /** Encrypts users.totp_secret (AES-256-GCM); without it no secret can be set or read back. */
+  totpBox?: SecretBox;
+  /** Told when a stored TOTP secret cannot be decrypted (logged by the server). */
+  onUnreadableTotp?: (userId: string, err: Error) => void;
+}
+
+/** The additional authenticated data of a user's sealed TOTP secret: the row it belongs to. */
+export function totpContext(userId: string): string {
+  return `users.totp_secret:${userId}`;
+}
+
+/**
+ * The plain TOTP secret of a stored value: opened when sealed, as stored when
+ * it is a legacy plain row (sealed at the next start-up, see
+ * `sealTotpSecrets`), UNREADABLE_TOTP_SECRET when it cannot be opened.
+ */
+function openTotp(userId: string, stored: string, opts: UsersRepoOptions): string {
+  if (!isSealed(stored)) return stored;
+  if (!opts.totpBox) {
+    opts.onUnreadableTotp?.(userId, new Error('no TOTP encryption key is configured'));
+    return UNREADABLE_TOTP_SECRET;
+  }
+  try {
+    return opts.totpBox.open(stored, totpContext(userId));
+  } catch (err) {
+    opts.onUnreadableTotp?.(userId, err as Error);
+    return UNREADABLE_TOTP_SECRET;
+  }
+}
+
+export function toUser(r: Row, opts: UsersRepoOptions = {}): User {
   return {
     id: String(r.id),
     username: r.username as string,
@@ -60,7 +100,7 @@ export function toUser(r: Row): User {
     termsAcceptedAt: (r.terms_accepted_at as Date | null) ?? null,
     emailVerifiedAt: (r.email_verified_at as Date | null) ?? null,
     passwordHash: r.password_hash as string,
-    totpSecret: (r.totp_secret as string | null) ?? null,
+    totpSecret: r.totp_secret == null ? null : openTotp(String(r.id), r.totp_secret as string, opts),
     totpLastStep: r.totp_last_step == null ? null : Number(r.totp_last_step),
     disabled: Boolean(r.disabled),
     lastLoginAt: (r.last_login_at as Date | null) ?? null,
@@ -75,7 +115,8 @@ function isUniqueViolation(err: unknown): boolean {
   return (err as { code?: string }).code === '23505';
 }
 
-export function usersRepo(db: Knex) {
+export function usersRepo(db: Knex, opts: UsersRepoOptions = {}) {
+  const asUser = (r: Row) => toUser(r, opts);
   return {
     /**
      * Inserts the user and claims its username and email in one transaction.
@@ -97,7 +138,7 @@ export function usersRepo(db: Knex) {
               password_hash: u.passwordHash,
             })
             .returning('*');
-          const user = toUser(row as Row);
+          const user = asUser(row as Row);
           await claim(trx, user.id, 'username', user.username);
           if (user.email && norm(user.email) !== norm(user.username)) {
             await claim(trx, user.id, 'email', user.email);
@@ -109,7 +150,7 @@ export function usersRepo(db: Knex) {
     async byId(id: string): Promise<User | undefined> {
       if (!/^[1-9][0-9]{0,17}$/.test(id)) return undefined;
       const row = await db('users').where({ id }).first();
-      return row ? toUser(row) : undefined;
+      return row ? asUser(row) : undefined;
     },
 
     /** Finds a user by username or email, case-insensitively. */
@@ -118,7 +159,7 @@ export function usersRepo(db: Knex) {
         .join('user_identifiers', 'user_identifiers.user_id', 'users.id')
         .where('user_identifiers.value', norm(identifier))
         .first('users.*');
-      return row ? toUser(row) : undefined;
+      return row ? asUser(row) : undefined;
     },
 
     async byEmail(email: string): Promise<User | undefined> {
@@ -127,7 +168,7 @@ export function usersRepo(db: Knex) {
         .where('user_identifiers.value', norm(email))
         .whereRaw('lower(users.email) = ?', [norm(email)])
         .first('users.*');
-      return row ? toUser(row) : undefined;
+      return row ? asUser(row) : undefined;
     },
 
     async update(
@@ -142,7 +183,7 @@ export function usersRepo(db: Knex) {
       if (patch.lastLoginAt !== undefined) set.last_login_at = patch.lastLoginAt;
       if (patch.emailVerifiedAt !== undefined) set.email_verified_at = patch.emailVerifiedAt;
       const [row] = await db('users').where({ id }).update(set).returning('*');
-      return row ? toUser(row) : undefined;
+      return row ? asUser(row) : undefined;
     },
 
     /**
@@ -179,8 +220,52 @@ export function usersRepo(db: Knex) {
       await db('users').where({ id, password_hash: oldHash }).update({ password_hash: newHash });
     },
 
+    /** Sets (encrypted) or removes a user's TOTP secret, resetting the replay guard. */
     async setTotp(id: string, secret: string | null): Promise<void> {
-      await db('users').where({ id }).update({ totp_secret: secret, totp_last_step: null, updated_at: db.fn.now() });
+      if (secret !== null && !opts.totpBox) throw new Error('setTotp: no TOTP encryption key is configured');
+      const stored = secret === null ? null : opts.totpBox!.seal(secret, totpContext(id));
+      await db('users').where({ id }).update({ totp_secret: stored, totp_last_step: null, updated_at: db.fn.now() });
+    },
+
+    /**
+     * Re-encrypts stored TOTP secrets under the current key, in batches of
+     * `batchSize` rows by id: legacy plain rows always, and with `all` also
+     * rows sealed under an older key. Each row is rewritten only if it still
+     * holds the value read (compare-and-set), so a secret enrolled meanwhile,
+     * or another process doing the same pass, is never overwritten. Rows no
+     * configured key opens are left as they are and counted as unreadable.
+     */
+    async sealTotpSecrets(o: { all: boolean; batchSize?: number }): Promise<{ sealed: number; unreadable: number; total: number }> {
+      const box = opts.totpBox;
+      if (!box) throw new Error('sealTotpSecrets: no TOTP encryption key is configured');
+      const batchSize = o.batchSize ?? 500;
+      const result = { sealed: 0, unreadable: 0, total: 0 };
+      let after = '0';
+      for (;;) {
+        const rows = (await db('users')
+          .whereNotNull('totp_secret')
+          .andWhere('id', '>', after)
+          .orderBy('id')
+          .limit(batchSize)
+          .select('id', 'totp_secret')) as Array<{ id: string; totp_secret: string }>;
+        for (const row of rows) {
+          const id = String(row.id);
+          result.total += 1;
+          const stored = row.totp_secret;
+          if (box.isCurrent(stored) || (isSealed(stored) && !o.all)) continue;
+          let plain: string;
+          try {
+            plain = isSealed(stored) ? box.open(stored, totpContext(id)) : stored;
+          } catch {
+            result.unreadable += 1;
+            continue;
+          }
+          const n = await db('users').where({ id, totp_secret: stored }).update({ totp_secret: box.seal(plain, totpContext(id)) });
+          result.sealed += Number(n);
+        }
+        if (rows.length < batchSize) return result;
+        after = String(rows[rows.length - 1]!.id);
+      }
     },
 
     /**
@@ -198,7 +283,7 @@ export function usersRepo(db: Knex) {
 
     async list(limit = 100): Promise<User[]> {
       const rows = await db('users').orderBy('id').limit(limit);
-      return rows.map(toUser);
+      return rows.map(asUser);
     },
 
     async count(): Promise<number> {

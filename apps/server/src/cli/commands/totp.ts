@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import qrcode from 'qrcode-terminal';
 import { newTotpSecret, totpUri } from '../../identity/totp.ts';
 import { auditEntry } from '../context.ts';
+import { CliError } from '../output.ts';
 import { resolveUser } from '../resolve.ts';
 import { action, leaf } from '../runner.ts';
 
@@ -40,6 +41,28 @@ export function registerTotpCommands(program: Command): void {
           'Logins with two-factor authentication (auth-v3) now ask this user for the 6-digit code;',
           "the user's existing tokens were revoked, and the other APIs refuse password-only sign-in.",
         ].join('\n'),
+      };
+    }),
+  );
+
+  leaf(
+    group,
+    'reencrypt',
+    'encrypt every stored TOTP secret with TOTP_ENCRYPTION_KEY: rows sealed under a key of TOTP_ENCRYPTION_KEYS_OLD, and rows still in plain text (after a key rotation)',
+  ).action(
+    action(async ({ open }) => {
+      const ctx = await open();
+      const result = await ctx.store.users.sealTotpSecrets({ all: true });
+      await ctx.store.audit.write(auditEntry('totp.reencrypt', { detail: { ...result, keyId: ctx.store.totpKeyId } }));
+      if (result.unreadable > 0) {
+        throw new CliError(
+          `${result.unreadable} TOTP secret(s) could not be decrypted with TOTP_ENCRYPTION_KEY or TOTP_ENCRYPTION_KEYS_OLD and were left as they are; ` +
+            `${result.sealed} re-encrypted. Add the missing old key to TOTP_ENCRYPTION_KEYS_OLD and run this again.`,
+        );
+      }
+      return {
+        json: { ...result, keyId: ctx.store.totpKeyId },
+        text: `Re-encrypted ${result.sealed} of ${result.total} TOTP secret(s) with the key ${ctx.store.totpKeyId}; the others already were.`,
       };
     }),
   );
