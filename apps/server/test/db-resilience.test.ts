@@ -217,6 +217,8 @@ describe('the database cut, black-holed and locked under a running server (Postg
       ]);
       expect(after.map((r) => r.status)).toEqual([...Array(10).fill(200), 200, 201]);
       for (const r of await waiting) expect([200, 503]).toContain(r.status);
+      await sleep(1100); // "back" is logged once a second has passed without a failure
+      expect((await f.me(f.accessToken)).status).toBe(200);
     }
     expect((await fetch(`${srv.baseUrl}/readyz`)).status).toBe(200);
 

@@ -78,22 +78,26 @@ function reasonOf(err: unknown): string {
 
 /**
  * One log line per change of the database's state: `lost` (a connection
- * attempt or a statement failed for want of a connection) and `back` (the
- * first success after that), never one per failed request or retry.
+ * attempt, a readiness probe or a statement failed for want of the database)
+ * and `back` (a success with no failure for a second), never one per failed
+ * request or retry; during a failover, when attempts succeed and fail in
+ * turn, it stays lost until they stop failing.
  */
 class DatabaseState {
   #down: { since: number } | undefined;
+  #lastFailure = 0;
   readonly #log: DatabaseLog;
   constructor(log: DatabaseLog) {
     this.#log = log;
   }
   lost(err: unknown): void {
+    this.#lastFailure = Date.now();
     if (this.#down) return;
-    this.#down = { since: Date.now() };
+    this.#down = { since: this.#lastFailure };
     this.#log.warn({ database: 'lost', reason: reasonOf(err) }, 'database lost');
   }
   back(): void {
-    if (!this.#down) return;
+    if (!this.#down || Date.now() - this.#lastFailure < 1000) return;
     const downMs = Date.now() - this.#down.since;
     this.#down = undefined;
     this.#log.info({ database: 'back', downMs }, 'database back');
@@ -155,8 +159,8 @@ function readinessProbe(url: string, settings: { statementTimeoutMs: number }) {
       throw err;
     }
   };
-  return {
-    async ping(timeoutMs: number): Promise<void> {
+  let running: Promise<void> | undefined;
+  const pingOnce = async (timeoutMs: number): Promise<void> => {
       const started = Date.now();
       let timer: NodeJS.Timeout | undefined;
       const late = new Promise<never>((_resolve, reject) => {
@@ -175,6 +179,14 @@ function readinessProbe(url: string, settings: { statementTimeoutMs: number }) {
       } finally {
         clearTimeout(timer);
       }
+  };
+  return {
+    /** Concurrent probes share one round trip (one statement at a time on the connection). */
+    ping(timeoutMs: number): Promise<void> {
+      running ??= pingOnce(timeoutMs).finally(() => {
+        running = undefined;
+      });
+      return running;
     },
     close(): Promise<void> {
       const c = client;
