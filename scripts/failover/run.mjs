@@ -531,7 +531,13 @@ listen postgres_primary
   say(`registration latency before the kill (the machine's own speed): p50 ${before[Math.floor(before.length / 2)] ?? '-'} ms, max ${before.at(-1) ?? '-'} ms`);
   say(`registrations sent during the outage: ${statuses(during) || 'none'}; slowest ${Math.max(0, ...during.map((r) => r.ended - r.started))} ms`);
   say(`registrations sent during the outage and still waiting ${STALL_GOAL_MS} ms after the switch: ${statuses(pendingAtSwitch) || 'none'}`);
-  console.log(`STALL polyauth added beyond the switch: ${Number.isFinite(stall) ? Math.max(0, stall) : 'n/a'} ms (goal <= ${STALL_GOAL_MS} ms)`);
+  // A registration takes its own time even when nothing fails (its p50 before the kill): that is not a stall.
+  const ownP50 = before[Math.floor(before.length / 2)] ?? 0;
+  const beyond = Number.isFinite(stall) ? Math.max(0, stall - ownP50) : Infinity;
+  console.log(
+    `STALL polyauth added beyond the switch: ${Number.isFinite(beyond) ? beyond : 'n/a'} ms beyond a registration's own ${ownP50} ms ` +
+      `(first registration sent during the outage answered ${Number.isFinite(stall) ? stall : 'n/a'} ms after the switch; goal <= ${STALL_GOAL_MS} ms)`,
+  );
 
   const lines = readFileSync(path.join(dir, 'polyauth.log'), 'utf8').split('\n').filter(Boolean);
   const nonJson = lines.filter((l) => !l.startsWith('{'));
