@@ -10,7 +10,7 @@ export default async function globalSetup(): Promise<void> {
   const url = process.env.DATABASE_URL;
   if (url) {
     const template = `polyauth_tpl_${process.pid}_${Date.now()}`;
-    const admin = await openPostgres({ url, poolMax: 1 });
+    const admin = await openPostgres({ url, poolMax: 1, statementTimeoutMs: 0, lockTimeoutMs: 0 });
     try {
       await admin.knex.raw(`create database ${template}`);
     } catch (err) {
@@ -18,7 +18,7 @@ export default async function globalSetup(): Promise<void> {
     } finally {
       await admin.close();
     }
-    const db = await openPostgres({ url: withDatabase(url, template), poolMax: 1 });
+    const db = await openPostgres({ url: withDatabase(url, template), poolMax: 1, statementTimeoutMs: 0, lockTimeoutMs: 0 });
     await migrateLatest(db.knex);
     await db.close();
     process.env.POLYAUTH_TEST_TEMPLATE_DB = template;

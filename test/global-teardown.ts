@@ -7,7 +7,7 @@ export default async function globalTeardown(): Promise<void> {
   const template = process.env.POLYAUTH_TEST_TEMPLATE_DB;
   const url = process.env.DATABASE_URL;
   if (template && url) {
-    const admin = await openPostgres({ url, poolMax: 1 });
+    const admin = await openPostgres({ url, poolMax: 1, statementTimeoutMs: 0, lockTimeoutMs: 0 });
     await admin.knex.raw(`drop database if exists ${template}`);
     await admin.close();
   }

@@ -13,6 +13,20 @@ export interface Config {
   publicUrl: string;
   databaseUrl: string | undefined;
   dataDir: string;
+  database: {
+    /** Postgres statement_timeout of every pooled connection, ms; 0 = none. */
+    statementTimeoutMs: number;
+    /** Postgres lock_timeout of every pooled connection, ms; 0 = none. */
+    lockTimeoutMs: number;
+  };
+  /**
+   * A request that has not begun its write is answered 503 (Retry-After) at
+   * this many ms after it was read; also the longest wait for a pooled
+   * connection anywhere.
+   */
+  requestDeadlineMs: number;
+  /** /readyz answers 503 when the database has not answered within this, ms. */
+  readyTimeoutMs: number;
   jwtSecret: string | undefined;
   /**
    * AES-256-GCM keys for users' TOTP secrets: `key` seals (undefined outside
@@ -174,6 +188,12 @@ export function loadConfig(env: Env = process.env): Config {
     publicUrl,
     databaseUrl,
     dataDir,
+    database: {
+      statementTimeoutMs: int('DB_STATEMENT_TIMEOUT_MS', 5000, 0, 3_600_000),
+      lockTimeoutMs: int('DB_LOCK_TIMEOUT_MS', 2000, 0, 3_600_000),
+    },
+    requestDeadlineMs: int('REQUEST_DEADLINE_MS', 5000, 100, 600_000),
+    readyTimeoutMs: int('READY_TIMEOUT_MS', 1000, 50, 60_000),
     jwtSecret,
     totpEncryption: { key: totpKey, oldKeys: oldTotpKeys },
     purge: {

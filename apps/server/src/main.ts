@@ -40,7 +40,13 @@ async function main(): Promise<void> {
   let db: Database;
   try {
     db = config.databaseUrl
-      ? await openPostgres({ url: config.databaseUrl })
+      ? await openPostgres({
+          url: config.databaseUrl,
+          statementTimeoutMs: config.database.statementTimeoutMs,
+          lockTimeoutMs: config.database.lockTimeoutMs,
+          acquireTimeoutMs: config.requestDeadlineMs,
+          log,
+        })
       : await openPglite({ dataDir: path.resolve(config.dataDir, 'pglite') });
     await migrateLatest(db.knex);
   } catch (err) {

@@ -95,7 +95,7 @@ function pgliteBackend(): Backend {
 async function postgresBackend(url: string): Promise<Backend> {
   // An empty database: the CLI must run the migrations itself.
   const name = `polyauth_cli_${process.pid}_${Math.random().toString(36).slice(2, 10)}`;
-  const admin = await openPostgres({ url, poolMax: 1 });
+  const admin = await openPostgres({ url, poolMax: 1, statementTimeoutMs: 0, lockTimeoutMs: 0 });
   await admin.knex.raw(`create database ${name}`);
   await admin.close();
   const u = new URL(url);
@@ -105,7 +105,7 @@ async function postgresBackend(url: string): Promise<Backend> {
     env: { DATABASE_URL: u.toString() },
     open: () => openPostgres({ url: u.toString(), poolMax: 2 }),
     cleanup: async () => {
-      const again = await openPostgres({ url, poolMax: 1 });
+      const again = await openPostgres({ url, poolMax: 1, statementTimeoutMs: 0, lockTimeoutMs: 0 });
       await again.knex.raw(`drop database if exists ${name} with (force)`);
       await again.close();
     },

@@ -31,7 +31,7 @@ export async function openTestDatabase(): Promise<Database> {
     const template = process.env.POLYAUTH_TEST_TEMPLATE_DB;
     if (!template) throw new Error('DATABASE_URL is set but the global setup created no template database');
     const name = `polyauth_t_${process.pid}_${Math.random().toString(36).slice(2, 10)}`;
-    const admin = await openPostgres({ url, poolMax: 1 });
+    const admin = await openPostgres({ url, poolMax: 1, statementTimeoutMs: 0, lockTimeoutMs: 0 });
     await admin.knex.raw(`create database ${name} template ${template}`);
     await admin.close();
     const u = new URL(url);
@@ -41,7 +41,7 @@ export async function openTestDatabase(): Promise<Database> {
       ...db,
       close: async () => {
         await db.close();
-        const again = await openPostgres({ url, poolMax: 1 });
+        const again = await openPostgres({ url, poolMax: 1, statementTimeoutMs: 0, lockTimeoutMs: 0 });
         await again.knex.raw(`drop database if exists ${name} with (force)`);
         await again.close();
       },

@@ -295,7 +295,14 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description The database cannot be reached; retry later. */
+        /**
+         * @description The database cannot serve the request in time: it cannot be reached, a statement
+         *     or lock wait ran out (DB_STATEMENT_TIMEOUT_MS, DB_LOCK_TIMEOUT_MS), or the request
+         *     deadline (REQUEST_DEADLINE_MS, default 5 s) passed before it wrote anything. Nothing
+         *     was changed; retry after `Retry-After`. A request that has begun its write is never
+         *     cut: it is answered with that write's outcome. A client that gives up first may
+         *     retry: registration answers the conflict it would if the first attempt was saved.
+         */
         ServiceUnavailable: {
             headers: {
                 "Retry-After": components["headers"]["RetryAfter"];

@@ -6,6 +6,7 @@ import { PGlite } from '@electric-sql/pglite';
 import lockfile from 'proper-lockfile';
 import pg from 'pg';
 import { AUTH_CHANGED_CHANNEL, AuthChanges, listenOn, startDedicatedListener } from './auth-changes.ts';
+import { enforceBudgets } from './deadline.ts';
 import { migrationNames, migrationSource } from './migrations/index.ts';
 
 export interface Database {
@@ -16,7 +17,22 @@ export interface Database {
   close(): Promise<void>;
   /** PGlite only: a snapshot of the whole database, for `loadDataDir`. */
   dump?: () => Promise<Blob>;
+  /**
+   * Readiness: resolves when the database answers `select 1` within
+   * `timeoutMs`, else rejects with the reason. Runs on a connection of its
+   * own (Postgres), so a full request pool cannot hold it up.
+   */
+  ping(timeoutMs: number): Promise<void>;
 }
+
+/** Where the database layer logs (a pino logger fits). */
+export interface DatabaseLog {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  debug(obj: object, msg: string): void;
+}
+
+const quiet: DatabaseLog = { info: () => undefined, warn: () => undefined, debug: () => undefined };
 
 export class DataDirInUseError extends Error {
   override name = 'DataDirInUseError';
@@ -29,9 +45,166 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (v) => v);
 export interface PostgresOptions {
   url: string;
   poolMax?: number;
+  /** Server-side bound of every statement, ms (Postgres statement_timeout); 0 = none. */
+  statementTimeoutMs?: number;
+  /** Longest wait for a lock, ms (Postgres lock_timeout); 0 = none. */
+  lockTimeoutMs?: number;
+  /** Longest wait for a pooled connection outside a request's deadline, ms. */
+  acquireTimeoutMs?: number;
+  /** Longest wait for a new connection to be set up, ms. */
+  connectTimeoutMs?: number;
+  log?: DatabaseLog;
 }
 
-export async function openPostgres({ url, poolMax = 10 }: PostgresOptions): Promise<Database> {
+export const DEFAULT_STATEMENT_TIMEOUT_MS = 5_000;
+export const DEFAULT_LOCK_TIMEOUT_MS = 2_000;
+
+/** Errors that mean "the connection to the database is gone or cannot be made". */
+const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH', 'EPIPE', '57P01', '57P02', '57P03', '08000', '08001', '08003', '08006', '53300']);
+export function isConnectionError(err: unknown): boolean {
+  const e = err as { code?: string; message?: string } | null;
+  if (!e) return false;
+  if (e.code && CONNECTION_CODES.has(e.code)) return true;
+  return /Connection terminated|connection timeout|timeout expired|Client has encountered a connection error|is not currently accepting connections|Query read timeout/i.test(e.message ?? '');
+}
+
+/** Why a connection attempt or statement failed, in a few words (no stack, no SQL). */
+function reasonOf(err: unknown): string {
+  const e = err as { code?: string; message?: string } | null;
+  // knex prefixes a failed statement's message with the statement: keep the cause only.
+  const msg = (e?.message ?? String(err)).split('\n')[0]!.split(' - ').pop()!.slice(0, 200);
+  return e?.code && !msg.includes(e.code) ? `${e.code}: ${msg}` : msg;
+}
+
+/**
+ * One log line per change of the database's state: `lost` (a connection
+ * attempt, a readiness probe or a statement failed for want of the database)
+ * and `back` (a success with no failure for a second), never one per failed
+ * request or retry; during a failover, when attempts succeed and fail in
+ * turn, it stays lost until they stop failing.
+ */
+class DatabaseState {
+  #down: { since: number } | undefined;
+  #lastFailure = 0;
+  readonly #log: DatabaseLog;
+  constructor(log: DatabaseLog) {
+    this.#log = log;
+  }
+  lost(err: unknown): void {
+    this.#lastFailure = Date.now();
+    if (this.#down) return;
+    this.#down = { since: this.#lastFailure };
+    this.#log.warn({ database: 'lost', reason: reasonOf(err) }, 'database lost');
+  }
+  back(): void {
+    if (!this.#down || Date.now() - this.#lastFailure < 1000) return;
+    const downMs = Date.now() - this.#down.since;
+    this.#down = undefined;
+    this.#log.info({ database: 'back', downMs }, 'database back');
+  }
+}
+
+/**
+ * knex writes "Acquire connection error" with a stack to the console on
+ * every failed wait for a connection: sent to the log at debug instead (the
+ * state change is logged once, the request's failure once, by the server).
+ */
+function knexLog(log: DatabaseLog): Knex.Config['log'] {
+  const line = (level: 'debug' | 'warn') => (message: unknown) => {
+    const text = String(message instanceof Error ? message.message : message).split('\n')[0]!;
+    log[level]({ component: 'knex' }, text);
+  };
+  return { warn: line('debug'), error: line('warn'), deprecate: line('debug'), debug: line('debug') };
+}
+
+/** A dedicated connection for readiness, outside the pool. */
+function readinessProbe(url: string, settings: { statementTimeoutMs: number }) {
+  let client: Promise<pg.Client> | undefined;
+  const drop = (c: Promise<pg.Client> | undefined) => {
+    if (!c || c !== client) return;
+    client = undefined;
+    c.then(
+      (conn) => {
+        conn.on('error', () => undefined);
+        (conn as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+        conn.end().catch(() => undefined);
+      },
+      () => undefined,
+    );
+  };
+  const open = (timeoutMs: number): Promise<pg.Client> => {
+    const conn = new pg.Client({
+      connectionString: url,
+      connectionTimeoutMillis: timeoutMs,
+      application_name: 'polyauth-readiness',
+      keepAlive: true,
+    });
+    const p = conn.connect().then(async () => {
+      if (settings.statementTimeoutMs > 0) await conn.query(`set statement_timeout = ${settings.statementTimeoutMs}`);
+      return conn;
+    });
+    conn.on('error', () => drop(p));
+    conn.on('end', () => drop(p));
+    return p;
+  };
+  const once = async (timeoutMs: number): Promise<boolean> => {
+    const reused = client !== undefined;
+    const c = (client ??= open(timeoutMs));
+    try {
+      await (await c).query('select 1');
+      return true;
+    } catch (err) {
+      drop(c);
+      if (reused) return false; // a connection from before an outage: try a fresh one
+      throw err;
+    }
+  };
+  let running: Promise<void> | undefined;
+  const pingOnce = async (timeoutMs: number): Promise<void> => {
+      const started = Date.now();
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<never>((_resolve, reject) => {
+        timer = setTimeout(() => {
+          drop(client); // a hung connection is not reused
+          reject(new Error(`the database did not answer within ${timeoutMs} ms`));
+        }, timeoutMs);
+      });
+      try {
+        await Promise.race([
+          (async () => {
+            if (!(await once(timeoutMs))) await once(Math.max(1, timeoutMs - (Date.now() - started)));
+          })(),
+          late,
+        ]);
+      } finally {
+        clearTimeout(timer);
+      }
+  };
+  return {
+    /** Concurrent probes share one round trip (one statement at a time on the connection). */
+    ping(timeoutMs: number): Promise<void> {
+      running ??= pingOnce(timeoutMs).finally(() => {
+        running = undefined;
+      });
+      return running;
+    },
+    close(): Promise<void> {
+      const c = client;
+      client = undefined;
+      return c ? c.then((conn) => conn.end(), () => undefined).catch(() => undefined) : Promise.resolve();
+    },
+  };
+}
+
+export async function openPostgres({
+  url,
+  poolMax = 10,
+  statementTimeoutMs = DEFAULT_STATEMENT_TIMEOUT_MS,
+  lockTimeoutMs = DEFAULT_LOCK_TIMEOUT_MS,
+  acquireTimeoutMs = 5000,
+  connectTimeoutMs = 3000,
+  log = quiet,
+}: PostgresOptions): Promise<Database> {
   // Changes committed by other processes arrive on a dedicated connection,
   // started when something subscribes. Every pooled connection LISTENs too:
   // Postgres hands a session its own notifications before its COMMIT returns,
@@ -43,22 +216,82 @@ export async function openPostgres({ url, poolMax = 10 }: PostgresOptions): Prom
     },
     open: () => knex.client.pool !== undefined, // knex.destroy() clears it
   });
+  // Timeouts are SET on each new connection rather than sent as startup
+  // parameters, which a pooler such as pgbouncer refuses.
+  const sessionSettings = [
+    statementTimeoutMs > 0 ? `set statement_timeout = ${Math.floor(statementTimeoutMs)}` : '',
+    lockTimeoutMs > 0 ? `set lock_timeout = ${Math.floor(lockTimeoutMs)}` : '',
+  ]
+    .filter(Boolean)
+    .join('; ');
+  const state = new DatabaseState(log);
   const knex: Knex = knexFactory({
     client: 'pg',
-    connection: { connectionString: url, connectionTimeoutMillis: 3000 },
+    connection: {
+      connectionString: url,
+      connectionTimeoutMillis: connectTimeoutMs,
+      keepAlive: true,
+      // A backstop for a database that stops answering without closing the
+      // connection (the server-side timeouts cannot fire then).
+      ...(statementTimeoutMs > 0 ? { query_timeout: statementTimeoutMs + 2000 } : {}),
+    },
     pool: {
       min: 0,
       max: poolMax,
-      afterCreate: (conn: pg.Client, done: (err: Error | null, conn: pg.Client) => void) =>
-        listenOn(conn, authChanges, (err) => done(err, conn)),
+      // A failed connection attempt fails no request: the pool retries it
+      // (every createRetryIntervalMillis) for whoever is waiting, and each
+      // wait ends by itself at its deadline. With knex's default (true) the
+      // error was handed to whichever request happened to be waiting, even
+      // after the database was back.
+      propagateCreateError: false,
+      createRetryIntervalMillis: 100,
+      createTimeoutMillis: connectTimeoutMs,
+      afterCreate: (conn: pg.Client, done: (err: Error | null, conn: pg.Client) => void) => {
+        const listen = () => listenOn(conn, authChanges, (err) => done(err, conn));
+        if (!sessionSettings) return listen();
+        conn.query(sessionSettings).then(listen, (err: Error) => done(err, conn));
+      },
     },
-    acquireConnectionTimeout: 5000,
+    acquireConnectionTimeout: acquireTimeoutMs,
+    log: knexLog(log),
   });
+  const pool = (knex.client as { pool?: { on(event: string, fn: (...args: unknown[]) => void): void; used?: Array<{ resource: unknown }> } }).pool;
+  pool?.on('createFail', (_id, err) => state.lost(err));
+  pool?.on('createSuccess', () => state.back());
+  knex.on('query-response', () => state.back());
+  knex.on('query-error', (err: unknown, q: { __knexUid?: string }) => {
+    if (!isConnectionError(err)) return;
+    state.lost(err);
+    // A statement that got no answer in time leaves its connection busy:
+    // close it, so the pool drops it instead of queueing the next one behind.
+    if (/Query read timeout/.test((err as Error).message)) {
+      const held = pool?.used?.find((r) => (r.resource as { __knexUid?: string }).__knexUid === q.__knexUid)?.resource as
+        | { __knex__disposed?: unknown; connection?: { stream?: { destroy(): void } } }
+        | undefined;
+      if (held) {
+        held.__knex__disposed = err;
+        held.connection?.stream?.destroy();
+      }
+    }
+  });
+  enforceBudgets(knex);
+  const probe = readinessProbe(url, { statementTimeoutMs });
   return {
     knex,
     kind: 'postgres',
     authChanges,
+    ping: async (timeoutMs) => {
+      if (!(knex.client as { pool?: unknown }).pool) throw new Error('the database is closed');
+      try {
+        await probe.ping(timeoutMs);
+        state.back();
+      } catch (err) {
+        state.lost(err);
+        throw err;
+      }
+    },
     close: async () => {
+      await probe.close();
       await listener?.stop();
       await knex.destroy();
     },
@@ -115,10 +348,27 @@ export async function openPglite({ dataDir, loadDataDir }: PgliteOptions = {}): 
       dialect: 'postgres',
       connection: () => ({ pglite }) as object,
     } as Knex.Config);
+    enforceBudgets(knex);
     return {
       knex,
       kind: 'pglite',
       authChanges,
+      // One connection in-process: no network to lose, no other session to
+      // hold a lock; a long statement can still hold the one connection.
+      ping: async (timeoutMs) => {
+        if (pglite.closed || !(knex.client as { pool?: unknown }).pool) throw new Error('the database is closed');
+        let timer: NodeJS.Timeout | undefined;
+        try {
+          await Promise.race([
+            knex.raw('select 1'),
+            new Promise<never>((_r, reject) => {
+              timer = setTimeout(() => reject(new Error(`the database did not answer within ${timeoutMs} ms`)), timeoutMs);
+            }),
+          ]);
+        } finally {
+          clearTimeout(timer);
+        }
+      },
       dump: async () => (await pglite.dumpDataDir('none')) as Blob,
       close: async () => {
         await knex.destroy(); // knex-pglite closes the PGlite instance with its pool

@@ -10,6 +10,7 @@ import { usersRepo, type UsersRepoOptions } from './repos/users.ts';
 
 export * from './auth-changes.ts';
 export * from './database.ts';
+export * from './deadline.ts';
 export * from './repos/audit.ts';
 export * from './repos/clients.ts';
 export * from './repos/domains.ts';

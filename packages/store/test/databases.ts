@@ -16,7 +16,7 @@ function withDatabase(url: string, name: string): string {
 /** A new Postgres database (empty, or a copy of `template`), dropped on close. */
 async function freshPostgres(url: string, template?: string): Promise<Database> {
   const name = `polyauth_s_${process.pid}_${Math.random().toString(36).slice(2, 10)}`;
-  const admin = await openPostgres({ url, poolMax: 1 });
+  const admin = await openPostgres({ url, poolMax: 1, statementTimeoutMs: 0, lockTimeoutMs: 0 });
   try {
     await admin.knex.raw(`create database ${name}${template ? ` template ${template}` : ''}`);
   } finally {
@@ -27,7 +27,7 @@ async function freshPostgres(url: string, template?: string): Promise<Database> 
     ...db,
     close: async () => {
       await db.close();
-      const again = await openPostgres({ url, poolMax: 1 });
+      const again = await openPostgres({ url, poolMax: 1, statementTimeoutMs: 0, lockTimeoutMs: 0 });
       try {
         await again.knex.raw(`drop database if exists ${name} with (force)`);
       } finally {

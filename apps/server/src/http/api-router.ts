@@ -2,11 +2,13 @@ import { readFileSync } from 'node:fs';
 import express, { type Request, type RequestHandler, type Response, type Router } from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
 import { parse as parseYaml } from 'yaml';
+import { DeadlineExceededError, RequestBudget, runWithBudget } from '@polyauth/store';
 import type { Services } from '../services.ts';
 import { formBody, jsonBody, markBodiless } from './body-parsers.ts';
 import { ApiError, kindForStatus, type ErrorDialect } from './errors.ts';
 import { refuseHostileInput } from './hostile-input.ts';
 import { inFlightOf } from './in-flight.ts';
+import { setUnavailableReason } from './request-log.ts';
 import { series } from './series.ts';
 import { toApiError } from './to-api-error.ts';
 import { memoizeValidatorRouteCompilation } from './validator-route-cache.ts';
@@ -219,14 +221,32 @@ export function buildApiRouter<Ops>(def: ApiDefinition<Ops>, services: Services)
     }
   }
 
+  const deadlineMs = config.requestDeadlineMs;
+  /**
+   * Runs the handler under the request's deadline (REQUEST_DEADLINE_MS, see
+   * RequestBudget): until it sends its first write, a request still running
+   * at the deadline is answered 503 with Retry-After then, and gets no
+   * database connection afterwards.
+   * The handler itself runs on (a login may be in bcrypt): the graceful stop
+   * still waits for it.
+   */
   const answer = async (handler: Handler<unknown>, req: Request, res: Response): Promise<void> => {
     const ended = inFlightOf(req.app)?.start();
-    let reply: { status: number; body: unknown; headers?: Record<string, string> };
-    try {
-      reply = (await handler(new Context(req, res))) as typeof reply;
-    } finally {
-      ended?.();
-    }
+    const budget = new RequestBudget(Date.now() + deadlineMs);
+    let timer: NodeJS.Timeout | undefined;
+    const cut = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => {
+        if (budget.cutNow()) reject(new DeadlineExceededError());
+      }, deadlineMs);
+    });
+    const running = runWithBudget(budget, () => handler(new Context(req, res)));
+    running
+      .finally(() => {
+        clearTimeout(timer);
+        ended?.();
+      })
+      .catch(() => undefined); // its failure, if it still matters, is answered below
+    const reply = (await Promise.race([running, cut])) as { status: number; body: unknown; headers?: Record<string, string> };
     if (res.headersSent) return;
     res.status(reply.status);
     if (reply.headers) setHeaders(res, Object.entries(reply.headers));
@@ -253,13 +273,14 @@ export function buildApiRouter<Ops>(def: ApiDefinition<Ops>, services: Services)
   router.use(series(steps));
 
   router.use(((err, req, res, _next) => {
-    const { error, internal } = toApiError(err);
+    const { error, internal, unavailable } = toApiError(err);
     let apiError = error;
     if (apiError.status === 400 && !(err instanceof ApiError)) {
       const override = invalidStatusOf(spec, req, def.mount);
       if (override) apiError = new ApiError(kindForStatus(override), apiError.message, { status: override, headers: apiError.headers });
     }
     if (internal) req.log?.error({ err }, 'request failed');
+    else if (unavailable) setUnavailableReason(res, unavailable); // the request's own log line, at warn
     else req.log?.debug({ status: apiError.status, reason: apiError.message }, 'request refused');
     if (res.headersSent) {
       res.end();

@@ -81,16 +81,42 @@ export function createApp(services: Services, opts: AppOptions): Express {
 
   // The service routes, entered only for their own paths.
   const service = express.Router();
+  // Liveness: the process answers. Never touches the database (a load
+  // balancer must not restart a server because its database is away).
   service.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
+  // Readiness, within READY_TIMEOUT_MS whatever the database does: `select 1`
+  // on a connection of its own (a full request pool cannot hold it up), and
+  // once, that every migration has run (true for good once seen).
+  let migrationsSeenCurrent = false;
+  const readyTimeoutMs = config.readyTimeoutMs;
   service.get('/readyz', async (_req, res) => {
+    const { db } = services;
+    const started = Date.now();
+    res.setHeader('Cache-Control', 'no-store');
     try {
-      await services.db.knex.raw('select 1');
-      const current = await migrationsCurrent(services.db.knex);
-      res.status(current ? 200 : 503).json({ status: current ? 'ready' : 'migrations pending', database: services.db.kind });
-    } catch {
-      res.status(503).json({ status: 'database unavailable', database: services.db.kind });
+      await db.ping(readyTimeoutMs);
+      if (!migrationsSeenCurrent) {
+        let timer: NodeJS.Timeout | undefined;
+        const left = Math.max(1, readyTimeoutMs - (Date.now() - started));
+        migrationsSeenCurrent = await Promise.race([
+          migrationsCurrent(db.knex),
+          new Promise<never>((_r, reject) => {
+            timer = setTimeout(() => reject(new Error(`the database did not answer within ${readyTimeoutMs} ms`)), left);
+          }),
+        ]).finally(() => clearTimeout(timer));
+        if (!migrationsSeenCurrent) {
+          res.status(503).json({ status: 'migrations pending', database: db.kind, reason: 'the database schema is older than this server' });
+          return;
+        }
+      }
+      res.status(200).json({ status: 'ready', database: db.kind });
+    } catch (err) {
+      // Fixed phrases: no address, code or SQL leaves the server.
+      const message = (err as Error).message ?? '';
+      const reason = /did not answer within|is closed/.test(message) ? message : 'the database cannot be reached';
+      res.status(503).json({ status: 'database unavailable', database: db.kind, reason });
     }
   });
   // Metrics name every API's traffic and error rates: behind METRICS_TOKEN

@@ -22,11 +22,19 @@ function describeRequest(req: { id: unknown; method: string; url: string; remote
 
 const LOG = Symbol('polyauth.requestLogger');
 
+/** Why a request was answered 503, set by the error handler for the request's log line. */
+export function setUnavailableReason(res: Response, reason: string): void {
+  (res.locals as { unavailable?: string }).unavailable = reason;
+}
+const unavailableReasonOf = (res: { locals?: object }) => (res.locals as { unavailable?: string } | undefined)?.unavailable;
+
 /**
  * Request ids, `req.log` (a child logger carrying the request) and one log
  * line per answered request: `info` below 500, `error` from 500 on
  * ("request completed" / "request errored", with status and response time),
- * none for /healthz and /metrics.
+ * none for /healthz and /metrics. A 503 (the database cannot serve right
+ * now) is `warn`, "request failed" with its reason and no stack: it is the
+ * one line logged for it.
  *
  * When the logger's level lets `info` lines through, this is pino-http. When
  * it does not (LOG_LEVEL=warn and up), pino-http would still build a child
@@ -44,7 +52,10 @@ export function requestLog(app: Express, log: Logger): RequestHandler {
         req: describeRequest,
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
       },
-      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
+      customLogLevel: (_req, res, err) => (res.statusCode === 503 ? 'warn' : err || res.statusCode >= 500 ? 'error' : 'info'),
+      customErrorMessage: (_req, res) => (res.statusCode === 503 ? 'request failed' : 'request errored'),
+      customErrorObject: (_req, res, _err, val: Record<string, unknown>) =>
+        res.statusCode === 503 ? { res: val.res, responseTime: val.responseTime, reason: unavailableReasonOf(res) ?? 'service unavailable' } : val,
       autoLogging: { ignore: (req) => NOT_LOGGED.has(req.url ?? '') },
     });
   }
@@ -61,12 +72,20 @@ export function requestLog(app: Express, log: Logger): RequestHandler {
     },
   });
   const errorsEnabled = log.isLevelEnabled('error');
+  const warningsEnabled = log.isLevelEnabled('warn');
   return (req, res, next) => {
     req.id = requestId(req, res);
     if (errorsEnabled && !NOT_LOGGED.has(req.url)) {
       const started = Date.now();
       res.on('finish', () => {
-        if (res.statusCode >= 500) {
+        if (res.statusCode === 503) {
+          if (warningsEnabled) {
+            req.log.warn(
+              { res: { statusCode: 503 }, responseTime: Date.now() - started, reason: unavailableReasonOf(res) ?? 'service unavailable' },
+              'request failed',
+            );
+          }
+        } else if (res.statusCode >= 500) {
           req.log.error({ res: { statusCode: res.statusCode }, responseTime: Date.now() - started }, 'request errored');
         }
       });

@@ -1,39 +1,31 @@
-import { IdentifierTakenError } from '@polyauth/store';
+import { DeadlineExceededError, IdentifierTakenError, isConnectionError } from '@polyauth/store';
 import { PasswordPolicyError } from '../identity/passwords.ts';
 import { ThrottledError } from '../identity/throttle.ts';
 import { ApiError, kindForStatus } from './errors.ts';
 import { cutText } from '../identity/text.ts';
 import { HostileInputError } from './hostile-input.ts';
 
-const DB_DOWN_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'ENOTFOUND',
-  'EHOSTUNREACH',
-  'EPIPE',
-  '57P01', // admin_shutdown
-  '57P02', // crash_shutdown
-  '57P03', // cannot_connect_now
-  '08000',
-  '08001',
-  '08003',
-  '08006',
-  '53300', // too_many_connections
+const DB_BUSY_CODES = new Set([
+  '57014', // query_canceled: statement_timeout (DB_STATEMENT_TIMEOUT_MS)
+  '55P03', // lock_not_available: lock_timeout (DB_LOCK_TIMEOUT_MS)
 ]);
 
-/** True for errors that mean "the database cannot be reached right now". */
+/**
+ * True for errors that mean "the database cannot serve this right now": it
+ * cannot be reached, a statement or a lock wait ran out of time, or the
+ * request's deadline passed while it waited for a connection.
+ */
 export function isDatabaseUnavailable(err: unknown): boolean {
   const e = err as { code?: string; name?: string; message?: string } | null;
   if (!e) return false;
-  if (e.name === 'KnexTimeoutError') return true;
-  if (e.code && DB_DOWN_CODES.has(e.code)) return true;
-  const msg = e.message ?? '';
-  // 55000 is also raised for unrelated states; only at connect time does it mean "not now".
-  return /Connection terminated|connection timeout|PGlite is clos|Client has encountered a connection error|is not currently accepting connections|Unable to acquire a connection/i.test(
-    msg,
-  );
+  if (err instanceof DeadlineExceededError || e.name === 'KnexTimeoutError') return true;
+  if (e.code && DB_BUSY_CODES.has(e.code)) return true;
+  if (isConnectionError(err)) return true;
+  return /PGlite is clos|Unable to acquire a connection/i.test(e.message ?? '');
 }
+
+/** Retry-After of a 503: about how long a failover or a lock takes to clear. */
+export const UNAVAILABLE_RETRY_AFTER = '5';
 
 interface ValidatorErrorItem {
   path?: string;
@@ -54,8 +46,10 @@ function describeValidation(items: ValidatorErrorItem[] | undefined, fallback: s
  * Maps anything thrown while serving a request to an ApiError. Unknown errors
  * become a bare 500: their details are logged by the caller, never sent.
  * Returns `internal: true` for those so they are logged at error level.
+ * A database that cannot serve is not a bug: 503, `internal: false`, and
+ * `unavailable` says why in a few words, for the request's one log line.
  */
-export function toApiError(err: unknown): { error: ApiError; internal: boolean } {
+export function toApiError(err: unknown): { error: ApiError; internal: boolean; unavailable?: string } {
   if (err instanceof ApiError) return { error: err, internal: false };
   if (err instanceof ThrottledError) {
     return {
@@ -73,9 +67,10 @@ export function toApiError(err: unknown): { error: ApiError; internal: boolean }
   if (isDatabaseUnavailable(err)) {
     return {
       error: new ApiError('service_unavailable', 'The service is temporarily unavailable; try again shortly.', {
-        headers: { 'Retry-After': '5' },
+        headers: { 'Retry-After': UNAVAILABLE_RETRY_AFTER },
       }),
-      internal: true,
+      internal: false,
+      unavailable: unavailableReason(err),
     };
   }
   const e = err as { type?: string; status?: number; statusCode?: number; errors?: ValidatorErrorItem[]; message?: string; path?: string; headers?: Record<string, string> };
@@ -115,4 +110,16 @@ export function toApiError(err: unknown): { error: ApiError; internal: boolean }
     return { error: new ApiError(kindForStatus(status), 'The request could not be processed.', { status }), internal: false };
   }
   return { error: new ApiError('server_error', 'An unexpected error occurred.'), internal: true };
+}
+
+/** A 503's cause for the log: a code and a first line, never a stack or SQL. */
+export function unavailableReason(err: unknown): string {
+  if (err instanceof DeadlineExceededError) return 'request deadline passed waiting for the database';
+  const e = err as { code?: string; name?: string; message?: string };
+  if (e.code === '57014') return 'statement timeout';
+  if (e.code === '55P03') return 'lock timeout';
+  if (e.name === 'KnexTimeoutError') return 'no database connection free in time';
+  // knex prefixes a failed statement's message with the statement: keep the cause only.
+  const first = (e.message ?? '').split('\n')[0]!.split(' - ').pop()!.slice(0, 120);
+  return e.code ? `${e.code} ${first}` : first || 'database unavailable';
 }

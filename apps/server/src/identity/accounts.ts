@@ -1,4 +1,4 @@
-import { IdentifierTakenError, type NewUser, type Store, type User } from '@polyauth/store';
+import { createStore, IdentifierTakenError, type NewUser, type Store, type User } from '@polyauth/store';
 import { checkPasswordPolicy, MAX_PASSWORD_BYTES, type PasswordHasher } from './passwords.ts';
 import type { LastLoginRecorder } from './last-login.ts';
 import type { LoginReservation, LoginThrottle } from './throttle.ts';
@@ -52,9 +52,14 @@ export class Accounts {
     checkPasswordPolicy(input.password, input.minPasswordLength);
     const { password, minPasswordLength: _unused, ...rest } = input;
     const passwordHash = await this.#passwords.hash(password);
-    const user = await this.#store.users.create({ ...rest, passwordHash });
-    await this.#store.audit.write({ api: ctx.api, action: 'user.register', targetUserId: user.id, actorUserId: user.id, ip: ctx.ip });
-    return user;
+    // The user and its audit record in one transaction: a registration that
+    // committed is answered as done, one that failed left nothing behind.
+    return this.#store.knex.transaction(async (trx) => {
+      const store = createStore(trx);
+      const user = await store.users.create({ ...rest, passwordHash });
+      await store.audit.write({ api: ctx.api, action: 'user.register', targetUserId: user.id, actorUserId: user.id, ip: ctx.ip });
+      return user;
+    });
   }
 
   /**

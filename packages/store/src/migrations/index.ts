@@ -19,7 +19,15 @@ export const migrationSource: Knex.MigrationSource<string> = {
   getMigration: async (name) => {
     const migration = migrations[name];
     if (!migration) throw new Error(`unknown migration ${name}`);
-    return migration;
+    // A migration may rewrite a large table: the statement timeout every
+    // pooled connection has (DB_STATEMENT_TIMEOUT_MS) is lifted for its
+    // transaction; the lock timeout stays, so a migration waiting behind a
+    // long lock fails instead of queueing every request behind itself.
+    const unbounded = (step: (knex: Knex) => PromiseLike<unknown>) => async (knex: Knex) => {
+      await knex.raw('set local statement_timeout = 0');
+      await step(knex);
+    };
+    return { ...migration, up: unbounded(migration.up), ...(migration.down ? { down: unbounded(migration.down) } : {}) };
   },
 };
 
