@@ -443,8 +443,8 @@ async function benchScaleOut(modules, results) {
   const admin = adminRunner({ ...env, DATABASE_URL: db.env.DATABASE_URL });
   const fixtures = {};
   for (const m of modules) if (typeof m.prepare === 'function') fixtures[m.api] = await m.prepare({ admin });
-  const a = await startProcess({ env, name: 'instance A' });
-  const b = await startProcess({ env, name: 'instance B' });
+  const a = await startProcess({ env, name: 'instance A', timeoutMs: 180_000 });
+  const b = await startProcess({ env, name: 'instance B', timeoutMs: 180_000 });
   try {
     const rows = [];
     for (const m of modules) {

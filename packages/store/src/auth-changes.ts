@@ -103,7 +103,7 @@ export function listenOn(client: pg.Client, changes: AuthChanges, done: (err: Er
 }
 
 /** Statements that may fire a notifying trigger (a SELECT never does in polyauth's store). */
-const MAY_NOTIFY = /^\s*(insert|update|delete|truncate|merge|with|call|do|copy)\b/i;
+const MAY_NOTIFY = /^\s*(insert|update|delete|truncate|merge|with|call|do|copy|notify)\b/i;
 const BEGIN = /^\s*(begin|start\s+transaction)\b/i;
 const COMMIT = /^\s*(commit|end)\b/i;
 const ROLLBACK = /^\s*rollback\s*;?\s*$/i;
