@@ -22,7 +22,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Outbox } from './lib/outbox.mjs';
 import { findPgbouncer, startPgbouncer } from './lib/pgbouncer.mjs';
-import { adminRunner, freshDatabase, runCleanups, serverEnv, startProcess } from './lib/server-process.mjs';
+import { adminSession, freshDatabase, runCleanups, serverEnv, startProcess } from './lib/server-process.mjs';
 
 const POSTGRES_URL = process.env.POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const PASSWORD = 'correct horse battery';
@@ -99,7 +99,9 @@ async function run(mode, bouncer) {
   });
   const adminEnv = { ...env, DATABASE_URL: direct, DATABASE_DIRECT_URL: '' };
   delete adminEnv.DATABASE_DIRECT_URL;
-  const admin = adminRunner(adminEnv);
+  // one long-lived admin CLI process (a node start per command is slow)
+  const session = adminSession(adminEnv);
+  const admin = session.admin;
   const outbox = new Outbox(outboxDir);
 
   const a = await startProcess({ env, name: 'instance A', timeoutMs: 180_000 }); // migrates first
@@ -225,7 +227,7 @@ async function run(mode, bouncer) {
       }
       const adminToken = (await v3login(a, adm)).json?.token;
       const other = await call(a.baseUrl, 'POST', `${V3}/loginOther`, { type: FORM, body: { token: adminToken, userName: lin } });
-      const q = `/api/v3/auth/web/login/authByToken?${form({ token: other.json?.token ?? 'missing', url: '/web/' })}`;
+      const q = `/web/login/authByToken?${form({ token: other.json?.token ?? 'missing', url: '/web/' })}`;
       const wboth = await Promise.all([a, b].map((srv) => call(srv.baseUrl, 'GET', q)));
       const wcodes = wboth.map((r) => r.status).sort();
       check(other.status === 200 && wcodes[0] === 303 && wcodes[1] === 401, `authByToken on A and B at once: exactly one 303 (${wcodes.join(', ')})`);
@@ -235,6 +237,7 @@ async function run(mode, bouncer) {
     const errors = [...a.output, ...b.output].filter((l) => /"level":(50|60)/.test(l));
     check(errors.length === 0, `no error lines in the servers' logs${errors.length ? `:\n${errors.slice(0, 5).join('\n')}` : ''}`);
   } finally {
+    await session.close();
     const [ea, eb] = [await a.stop(), await b.stop()];
     check(ea.code === 0 && eb.code === 0, `both stop with exit 0 on SIGTERM (${ea.code ?? ea.signal}, ${eb.code ?? eb.signal})`);
     await db.drop();
