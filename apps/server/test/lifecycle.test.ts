@@ -4,7 +4,7 @@
 // kill -9.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -16,7 +16,31 @@ import { openPglite } from '@polyauth/store';
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const MAIN = path.join(ROOT, 'apps/server/src/main.ts');
 const CLI = path.join(ROOT, 'apps/server/src/cli/main.ts');
-const SLOW = 180_000;
+/** Server starts take seconds, minutes on a loaded machine. */
+const SLOW = 600_000;
+
+/**
+ * One embedded store, initialised once (with the user the drain test signs
+ * in as) and copied for each test: an initdb per test would dominate the run.
+ */
+let template: string;
+let templateEnv: NodeJS.ProcessEnv;
+beforeAll(() => {
+  template = mkdtempSync(path.join(tmpdir(), 'polyauth-lifecycle-'));
+  templateEnv = baseEnv(path.join(template, 'data'), { BCRYPT_COST: '12' });
+  execFileSync(
+    process.execPath,
+    [CLI, 'user', 'create', '--username', 'drain', '--email', 'drain@example.com', '--password', 'correct horse battery', '--first-name', 'Dee', '--last-name', 'Rain', '--json'],
+    { env: templateEnv, cwd: ROOT },
+  );
+}, SLOW);
+afterAll(() => rmSync(template, { recursive: true, force: true }));
+
+/** A copy of the template store in `dir`. */
+function storeCopy(dir: string): string {
+  cpSync(path.join(template, 'data'), dir, { recursive: true });
+  return dir;
+}
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -64,7 +88,7 @@ function spawnServer(cmd: string, args: string[], env: NodeJS.ProcessEnv, port: 
 }
 
 /** Waits until GET /readyz answers 200, or the process exits (then throws with its output). */
-async function ready(p: Proc, timeoutMs = 120_000): Promise<void> {
+async function ready(p: Proc, timeoutMs = 400_000): Promise<void> {
   let gone = false;
   void p.exited.then(() => (gone = true));
   const until = Date.now() + timeoutMs;
@@ -134,11 +158,11 @@ describe('graceful stop under keep-alive load', () => {
   test(
     'SIGTERM: the login in flight gets its 200, every busy keep-alive connection its answers (the last with Connection: close), then exit 0',
     async () => {
-      const dataDir = path.join(root, 'data');
-      // a slow bcrypt, so the login is still hashing when the signal comes;
-      // last logins are written behind once a minute, so only the stop writes it
+      const dataDir = storeCopy(path.join(root, 'data'));
+      // a slow bcrypt (the user's hash is cost 12), so the login is still
+      // hashing when the signal comes; last logins are written behind once a
+      // minute, so only the stop writes it
       const env = baseEnv(dataDir, { BCRYPT_COST: '12', LAST_LOGIN_FLUSH_MS: '60000' });
-      execFileSync(process.execPath, [CLI, 'user', 'create', '--username', 'drain', '--email', 'drain@example.com', '--password', 'correct horse battery', '--first-name', 'Dee', '--last-name', 'Rain', '--json'], { env, cwd: ROOT });
       const port = await freePort();
       const server = spawnServer(process.execPath, [MAIN], env, port);
       await ready(server);
@@ -235,7 +259,7 @@ describe('signals reach the server however it is started', () => {
     '`npm start`: SIGTERM to the npm pid stops the server (port free, node gone, exit 0 logged)',
     async () => {
       const port = await freePort();
-      const npm = spawnServer('npm', ['start', '--silent'], baseEnv(path.join(root, 'npm')), port);
+      const npm = spawnServer('npm', ['start', '--silent'], baseEnv(storeCopy(path.join(root, 'npm'))), port);
       await ready(npm);
       // with `exec`, the shell npm runs the script in becomes node: npm's child is the server
       const pids = execFileSync('ps', ['-o', 'pid=', '--ppid', String(npm.child.pid)]).toString().trim().split(/\s+/).map(Number);
@@ -258,7 +282,7 @@ describe('signals reach the server however it is started', () => {
     '`node apps/server/src/main.ts`: SIGINT (Ctrl-C) stops it with exit 0',
     async () => {
       const port = await freePort();
-      const server = spawnServer(process.execPath, [MAIN], baseEnv(path.join(root, 'node')), port);
+      const server = spawnServer(process.execPath, [MAIN], baseEnv(storeCopy(path.join(root, 'node'))), port);
       await ready(server);
       server.child.kill('SIGINT');
       expect((await server.exited).code).toBe(0);
@@ -278,7 +302,7 @@ describe('restart after a crash', () => {
   test(
     'kill -9, then an immediate restart on the same embedded store is ready; a second live server gets the "in use" error',
     async () => {
-      const env = baseEnv(path.join(root, 'data'));
+      const env = baseEnv(storeCopy(path.join(root, 'data')));
       const first = spawnServer(process.execPath, [MAIN], env, await freePort());
       await ready(first);
 
