@@ -468,9 +468,10 @@ async function benchScaleOut(modules, results) {
       );
     }
     console.log(
-      `  What bounds it: on ${availableParallelism()} cores the load generator, pgbouncer, Postgres and the instances share the same CPUs; ` +
-        'one instance already keeps them busy, so a second adds event loops but no CPU: expect about 1×, and a real gain only ' +
-        'where each instance and the database get cores of their own.',
+      `  What bounds it: on ${availableParallelism()} cores, the machine. The instances, pgbouncer, Postgres and the load ` +
+        'generator share the same CPUs, so two instances cannot double what one gets: a ratio above 1× shows how much CPU one ' +
+        "instance's single event loop left idle (or, on a machine shared with other work, the bigger share of a contended CPU " +
+        'that two processes get); the sum stays bounded by the cores, and by Postgres once it has cores of its own.',
     );
   } finally {
     for (const s of [a, b]) {
