@@ -27,7 +27,7 @@ let template: string;
 let templateEnv: NodeJS.ProcessEnv;
 beforeAll(() => {
   template = mkdtempSync(path.join(tmpdir(), 'polyauth-lifecycle-'));
-  templateEnv = baseEnv(path.join(template, 'data'), { BCRYPT_COST: '12' });
+  templateEnv = baseEnv(path.join(template, 'data'), { BCRYPT_COST: '14' });
   execFileSync(
     process.execPath,
     [CLI, 'user', 'create', '--username', 'drain', '--email', 'drain@example.com', '--password', 'correct horse battery', '--first-name', 'Dee', '--last-name', 'Rain', '--json'],
@@ -139,7 +139,7 @@ interface Answer {
   body: string;
 }
 
-function request(agent: http.Agent, port: number, method: string, urlPath: string, body?: string): Promise<Answer> {
+function request(agent: http.Agent, port: number, method: string, urlPath: string, body?: string, onSent?: () => void): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const req = http.request(
       { agent, host: '127.0.0.1', port, method, path: urlPath, headers: body ? { 'content-type': 'application/json' } : {} },
@@ -151,6 +151,7 @@ function request(agent: http.Agent, port: number, method: string, urlPath: strin
       },
     );
     req.on('error', reject);
+    if (onSent) req.on('finish', onSent);
     req.end(body);
   });
 }
@@ -166,10 +167,10 @@ describe('graceful stop under keep-alive load', () => {
     'SIGTERM: the login in flight gets its 200, every busy keep-alive connection its answers (the last with Connection: close), then exit 0',
     async () => {
       const dataDir = storeCopy(path.join(root, 'data'));
-      // a slow bcrypt (the user's hash is cost 12), so the login is still
+      // a slow bcrypt (the user's hash is cost 14), so the login is still
       // hashing when the signal comes; last logins are written behind once a
       // minute, so only the stop writes it
-      const env = baseEnv(dataDir, { BCRYPT_COST: '12', LAST_LOGIN_FLUSH_MS: '60000' });
+      const env = baseEnv(dataDir, { BCRYPT_COST: '14', LAST_LOGIN_FLUSH_MS: '60000' });
       const port = await freePort();
       const server = spawnServer(process.execPath, [MAIN], env, port);
       await ready(server);
@@ -201,11 +202,17 @@ describe('graceful stop under keep-alive load', () => {
       await new Promise((r) => setTimeout(r, 300)); // the connections are open and busy
 
       const loginAgent = new http.Agent({ keepAlive: false });
-      const login = request(loginAgent, port, 'POST', '/api/v3/auth/login', JSON.stringify({ userName: 'drain', password: 'correct horse battery' })).then((a) => {
+      let sent!: () => void;
+      const flushed = new Promise<void>((resolve) => (sent = resolve));
+      const login = request(loginAgent, port, 'POST', '/api/v3/auth/login', JSON.stringify({ userName: 'drain', password: 'correct horse battery' }), sent).then((a) => {
         lastResponseAt = performance.now();
         return a;
       });
-      await new Promise((r) => setTimeout(r, 100)); // read by the server, hashing
+      // Sent in full, then a generous moment for the server to read it (a
+      // request still in the kernel's buffers is not one the server read);
+      // the bcrypt cost (14) keeps it hashing well past that.
+      await flushed;
+      await new Promise((r) => setTimeout(r, 1_500));
       stopped = true;
       server.child.kill('SIGTERM');
 
