@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npm run bench [-- --duration 5 --rounds 5 --check --store pglite|postgres --only <api> --probe-rate 200]
+// npm run bench [-- --duration 5 --rounds 5 --check --store pglite|postgres|pgbouncer --only <api> --probe-rate 200]
 //
 // Measures, in one run and side by side:
 //  (a) the bcrypt bound: compares/s of the server's own PasswordHasher (same
@@ -16,7 +16,10 @@
 //  (c) p50/p99 of every row;
 //  (d) p99 of each cheap row at a fixed probe rate while every login row
 //      runs at the same time (sharing one login row's connections, so the
-//      bcrypt pool is saturated without an ever deeper queue).
+//      bcrypt pool is saturated without an ever deeper queue);
+//  (e) with DATABASE_URL and pgbouncer installed (--store pgbouncer): each
+//      cheap row through pgbouncer in transaction mode against one instance,
+//      then two (connections split evenly), with the ratio 2 ÷ 1.
 // Defaults (5 s runs after 1 s warm-up): both stores in ~5 minutes on an idle 2-core machine.
 // The server is the real one (`node apps/server/src/main.ts`, NODE_ENV=production,
 // LOG_LEVEL=warn) on a fresh embedded store in a temp dir, then, when
@@ -38,12 +41,14 @@
 // Exit code 0 unless something broke (the bench is a report); with --check,
 // 1 when a target is missed.
 import './check-node.mjs';
+import { randomBytes } from 'node:crypto';
 import { availableParallelism, cpus } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { loadConfig } from '../apps/server/src/config.ts';
 import { PasswordHasher } from '../apps/server/src/identity/passwords.ts';
+import { findPgbouncer, startPgbouncer } from './lib/pgbouncer.mjs';
 import { adminRunner, freshDatabase, loadApiModules, repoRoot, runCleanups, serverEnv, startProcess } from './lib/server-process.mjs';
 
 const { values: opts } = parseArgs({
@@ -410,6 +415,76 @@ async function benchStore(kind, modules, results) {
   }
 }
 
+// ---------------------------------------------------------------- scale-out
+
+/**
+ * Every cheap row through pgbouncer (transaction mode) on one fresh Postgres
+ * database: first against one instance, then against two (the same
+ * connections split evenly between them), side by side; the ratio is
+ * two-instance req/s over one-instance req/s.
+ */
+async function benchScaleOut(modules, results) {
+  const started = performance.now();
+  const postgresUrl = process.env.DATABASE_URL.trim();
+  const db = await freshDatabase({ kind: 'postgres', postgresUrl, label: 'bench_scale' });
+  const bouncer = await startPgbouncer({ postgresUrl, poolSize: 20 });
+  const env = serverEnv({
+    ...db.env,
+    DATABASE_URL: bouncer.urlFor(db.name),
+    DATABASE_DIRECT_URL: db.env.DATABASE_URL,
+    JWT_SECRET: randomBytes(48).toString('base64url'), // shared: a token from A works on B
+    BCRYPT_COST: String(cost),
+    BCRYPT_POOL_SIZE: String(poolSize),
+    THROTTLE_ACCOUNT_MAX_FAILURES: '1000000',
+    THROTTLE_IP_MAX_FAILURES: '1000000',
+    THROTTLE_REGISTRATIONS_PER_HOUR: '1000000',
+  });
+  const label = 'pgbouncer';
+  console.log(`\n== ${label}: 1 → 2 instances through pgbouncer (transaction mode, port ${bouncer.port}) on ${db.name}`);
+  const admin = adminRunner({ ...env, DATABASE_URL: db.env.DATABASE_URL });
+  const fixtures = {};
+  for (const m of modules) if (typeof m.prepare === 'function') fixtures[m.api] = await m.prepare({ admin });
+  const a = await startProcess({ env, name: 'instance A', timeoutMs: 180_000 });
+  const b = await startProcess({ env, name: 'instance B', timeoutMs: 180_000 });
+  try {
+    const rows = [];
+    for (const m of modules) {
+      const made = await m.setup({ baseUrl: a.baseUrl, fixtures: fixtures[m.api], request: (...x) => request(a.baseUrl, ...x) });
+      rows.push(...made.filter((r) => r.bound === 'route'));
+    }
+    for (const row of rows) {
+      const one = await load({ baseUrl: a.baseUrl, row, seconds: duration, connections: ROUTE_CONNECTIONS });
+      const half = Math.max(1, ROUTE_CONNECTIONS / 2);
+      const [ra, rb] = await Promise.all([
+        load({ baseUrl: a.baseUrl, row, seconds: duration, connections: half }),
+        load({ baseUrl: b.baseUrl, row, seconds: duration, connections: half }),
+      ]);
+      const two = { ...combine([ra, rb]), rps: ra.rps + rb.rps, valid: one.valid && ra.valid && rb.valid, problems: [...ra.problems, ...rb.problems] };
+      const ratio = one.valid && two.valid && one.rps ? two.rps / one.rps : undefined;
+      results.push({ store: label, name: `${row.name}, 1 instance`, kind: 'route', ...one });
+      results.push({ store: label, name: `${row.name}, 2 instances`, kind: 'route', ...two, bound: one.rps, ratio });
+      console.log(
+        `  ${row.name}: 1 instance ${fmt(one.rps, 1)} req/s (p99 ${one.p99} ms), 2 instances ${fmt(two.rps, 1)} req/s ` +
+          `(${fmt(ra.rps, 1)} + ${fmt(rb.rps, 1)}, p99 ${two.p99} ms): ${ratio === undefined ? 'INVALID' : `${fmt(ratio, 2)}×`}`,
+      );
+    }
+    console.log(
+      `  What bounds it: on ${availableParallelism()} cores, the machine. The instances, pgbouncer, Postgres and the load ` +
+        'generator share the same CPUs, so two instances cannot double what one gets: a ratio above 1× shows how much CPU one ' +
+        "instance's single event loop left idle (or, on a machine shared with other work, the bigger share of a contended CPU " +
+        'that two processes get); the sum stays bounded by the cores, and by Postgres once it has cores of its own.',
+    );
+  } finally {
+    for (const s of [a, b]) {
+      const stopped = await s.stop();
+      if (stopped.code !== 0) console.log(red(`  an instance did not stop cleanly (${stopped.code ?? stopped.signal})`));
+    }
+    await bouncer.stop();
+    await db.drop();
+    console.log(dim(`  ${label} done in ${fmt((performance.now() - started) / 1000)} s`));
+  }
+}
+
 // ---------------------------------------------------------------- report
 
 function printTable(results) {
@@ -439,10 +514,14 @@ async function main() {
   let modules = await loadApiModules(path.join(repoRoot, 'scripts/bench'));
   if (opts.only) modules = modules.filter((m) => opts.only.includes(m.api));
   if (modules.length === 0) throw new Error('no bench modules');
-  const stores = opts.store ?? (process.env.DATABASE_URL?.trim() ? ['pglite', 'postgres'] : ['pglite']);
+  const stores = opts.store ?? (process.env.DATABASE_URL?.trim() ? ['pglite', 'postgres', ...(findPgbouncer() ? ['pgbouncer'] : [])] : ['pglite']);
   for (const s of stores) {
-    if (!['pglite', 'postgres'].includes(s)) throw new Error(`--store must be pglite or postgres (got ${s})`);
-    if (s === 'postgres' && !process.env.DATABASE_URL?.trim()) throw new Error('--store postgres needs DATABASE_URL');
+    if (!['pglite', 'postgres', 'pgbouncer'].includes(s)) throw new Error(`--store must be pglite, postgres or pgbouncer (got ${s})`);
+    if (s !== 'pglite' && !process.env.DATABASE_URL?.trim()) throw new Error(`--store ${s} needs DATABASE_URL`);
+    if (s === 'pgbouncer' && !findPgbouncer()) throw new Error('--store pgbouncer needs pgbouncer (apt-get install pgbouncer)');
+  }
+  if (process.env.DATABASE_URL?.trim() && !stores.includes('pgbouncer') && !opts.store) {
+    console.log('(pgbouncer not installed: no 1 → 2 instances rows; apt-get install pgbouncer)');
   }
 
   console.log(
@@ -453,7 +532,7 @@ async function main() {
   console.log(dim('server: NODE_ENV=production LOG_LEVEL=warn, throttle on with THROTTLE_*_MAX_FAILURES=1000000'));
 
   const results = [];
-  for (const s of stores) await benchStore(s, modules, results);
+  for (const s of stores) await (s === 'pgbouncer' ? benchScaleOut(modules, results) : benchStore(s, modules, results));
 
   printTable(results);
   const missed = results.filter((r) => r.target && !r.pass);

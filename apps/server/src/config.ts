@@ -12,6 +12,8 @@ export interface Config {
   /** Public base URL of this server, used in mailed links. */
   publicUrl: string;
   databaseUrl: string | undefined;
+  /** A direct (session-mode) connection for LISTEN and migrations; defaults to databaseUrl. */
+  databaseDirectUrl: string | undefined;
   dataDir: string;
   database: {
     /** Postgres statement_timeout of every pooled connection, ms; 0 = none. */
@@ -56,6 +58,8 @@ export interface Config {
   validateResponses: boolean;
   /** users.last_login_at is written behind, at most this often, ms; 0 = at every login. */
   lastLoginFlushMs: number;
+  /** SIGTERM/SIGINT: the whole graceful stop (drain, flush, close) takes at most this long, ms. */
+  shutdownTimeoutMs: number;
   tokens: {
     /** mts-auth and oauth-service access tokens, seconds. */
     accessTtl: number;
@@ -165,6 +169,11 @@ export function loadConfig(env: Env = process.env): Config {
   if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     problems.push('DATABASE_URL must be a postgres:// or postgresql:// URL');
   }
+  const databaseDirectUrl = env.DATABASE_DIRECT_URL?.trim() || undefined;
+  if (databaseDirectUrl && !/^postgres(ql)?:\/\//.test(databaseDirectUrl)) {
+    problems.push('DATABASE_DIRECT_URL must be a postgres:// or postgresql:// URL');
+  }
+  if (databaseDirectUrl && !databaseUrl) problems.push('DATABASE_DIRECT_URL needs DATABASE_URL');
   const port = int('PORT', 3000, 0, 65535);
   const host = str('HOST', '127.0.0.1');
   const publicUrl = str('PUBLIC_URL', `http://${host === '0.0.0.0' ? 'localhost' : host}:${port}`).replace(/\/+$/, '');
@@ -187,6 +196,7 @@ export function loadConfig(env: Env = process.env): Config {
     port,
     publicUrl,
     databaseUrl,
+    databaseDirectUrl: databaseUrl ? (databaseDirectUrl ?? databaseUrl) : undefined,
     dataDir,
     database: {
       statementTimeoutMs: int('DB_STATEMENT_TIMEOUT_MS', 5000, 0, 3_600_000),
@@ -209,6 +219,7 @@ export function loadConfig(env: Env = process.env): Config {
     metricsToken,
     validateResponses: bool('VALIDATE_RESPONSES', envName === 'test'),
     lastLoginFlushMs: int('LAST_LOGIN_FLUSH_MS', 1000, 0, 60_000),
+    shutdownTimeoutMs: int('SHUTDOWN_TIMEOUT_MS', 10_000, 500, 600_000),
     tokens: {
       accessTtl: int('ACCESS_TOKEN_TTL', 3600, 30),
       mintTtl: optionalSeconds('MINT_TOKEN_TTL', 3600),

@@ -3,14 +3,14 @@
 import { once } from 'node:events';
 import path from 'node:path';
 import pino from 'pino';
-import { migrateLatest, openPglite, openPostgres, type Database } from '@polyauth/store';
+import { migrateLatest, migratePostgres, openPglite, openPostgres, type Database } from '@polyauth/store';
 import { apis } from './apis/index.ts';
 import { routes } from './apis/routes.ts';
 import { firstRunBootstrap } from './bootstrap.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { createApp } from './http/app.ts';
 import { createHttpServer } from './http/http-server.ts';
-import { inFlightOf } from './http/in-flight.ts';
+import { inFlightOf, trackConnections } from './http/in-flight.ts';
 import { developmentJwtSecret, withDevelopmentTotpKey } from './dev-secrets.ts';
 import { closeServices, createServices, startServices } from './services.ts';
 
@@ -19,6 +19,8 @@ if (major < 24) {
   console.error(`polyauth needs Node.js 24 or newer; this is ${process.version}. Start it with \`npm start\`.`);
   process.exit(1);
 }
+
+let stopping = false;
 
 async function main(): Promise<void> {
   let config: Config;
@@ -39,21 +41,33 @@ async function main(): Promise<void> {
 
   let db: Database;
   try {
-    db = config.databaseUrl
-      ? await openPostgres({
-          url: config.databaseUrl,
-          statementTimeoutMs: config.database.statementTimeoutMs,
-          lockTimeoutMs: config.database.lockTimeoutMs,
-          acquireTimeoutMs: config.requestDeadlineMs,
-          log,
-        })
-      : await openPglite({ dataDir: path.resolve(config.dataDir, 'pglite') });
-    await migrateLatest(db.knex);
+    if (config.databaseUrl) {
+      // migrations over the direct connection (DATABASE_DIRECT_URL, else DATABASE_URL)
+      await migratePostgres(config.databaseDirectUrl ?? config.databaseUrl);
+      db = await openPostgres({
+        url: config.databaseUrl,
+        directUrl: config.databaseDirectUrl,
+        statementTimeoutMs: config.database.statementTimeoutMs,
+        lockTimeoutMs: config.database.lockTimeoutMs,
+        acquireTimeoutMs: config.requestDeadlineMs,
+        log,
+      });
+    } else {
+      db = await openPglite({ dataDir: path.resolve(config.dataDir, 'pglite') });
+      await migrateLatest(db.knex);
+    }
   } catch (err) {
     console.error(`polyauth: cannot open the database: ${(err as Error).message}`);
     process.exit(1);
   }
 
+  // One line per change of the change feed's state: while it is lost the
+  // caches are off and every check goes to the database.
+  db.authChanges.watch((on, reason) => {
+    if (stopping) return;
+    if (on) log.info({ event: 'feed back', reason }, 'change feed live: token and user caches on');
+    else log.warn({ event: 'feed lost', reason }, 'change feed lost: token and user caches off, every check goes to the database');
+  });
   const services = createServices(config, db, log, developmentJwtSecret(config));
   try {
     await startServices(services);
@@ -66,6 +80,7 @@ async function main(): Promise<void> {
   // Listen before the first-run bootstrap: on a taken port nothing is created
   // (its one-time credentials would be shown and then lost).
   const server = createHttpServer(app).listen(config.port, config.host);
+  const drainer = trackConnections(server);
   try {
     await once(server, 'listening');
   } catch (err) {
@@ -83,31 +98,40 @@ async function main(): Promise<void> {
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
 
-  let stopping = false;
-  const stop = (signal: string) => {
+  // Graceful stop (SIGTERM from a deploy, docker, systemd, a process
+  // manager; SIGINT from a terminal): stop accepting, answer what was read
+  // (with Connection: close), close keep-alive sockets between requests,
+  // let handlers whose client hung up end, write what is written behind,
+  // close the database; all within SHUTDOWN_TIMEOUT_MS.
+  const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    log.info({ signal }, 'stopping: finishing in-flight requests');
-    const force = setTimeout(() => {
-      log.warn('in-flight requests did not finish in 10 s; closing them');
-      server.closeAllConnections();
-    }, 10_000);
-    force.unref();
-    server.close(async () => {
-      // Handlers whose client hung up may still be running (a login in
-      // bcrypt): let them finish before the pool and the database close.
-      if (!(await (inFlightOf(app)?.idle(10_000) ?? true))) {
-        log.warn('handlers still running after 10 s; closing anyway');
-      }
+    const started = performance.now();
+    const deadline = started + config.shutdownTimeoutMs;
+    // the database and the write-behind flush keep a quarter (at most 2 s) of it
+    const drainBy = deadline - Math.min(2_000, config.shutdownTimeoutMs / 4);
+    const hard = setTimeout(() => {
+      log.error({ signal, timeoutMs: config.shutdownTimeoutMs }, 'graceful stop did not end within SHUTDOWN_TIMEOUT_MS; exiting');
+      process.exit(1);
+    }, config.shutdownTimeoutMs);
+    hard.unref();
+    log.info({ signal, connections: drainer.connections, timeoutMs: config.shutdownTimeoutMs }, 'stopping: answering what was read, then exiting');
+    const drained = await drainer.drain(drainBy);
+    // Handlers whose client hung up may still be running (a login in
+    // bcrypt): let them finish before the pool and the database close.
+    const idle = await (inFlightOf(app)?.idle(Math.max(0, drainBy - performance.now())) ?? true);
+    if (!drained || !idle) log.warn({ signal }, 'requests still open at the drain deadline were closed');
+    try {
       await closeServices(services);
       await db.close();
-      log.info('stopped');
-      process.exit(0);
-    });
-    server.closeIdleConnections();
+    } catch (err) {
+      log.warn({ err }, 'closing the services failed');
+    }
+    log.info({ signal, drainMs: Math.round(performance.now() - started), drained: drained && idle }, 'stopped');
+    process.exit(0);
   };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
 }
 
 await main();

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { AUTH_CHANGED_CHANNEL } from './migrations/20261123190000_auth_change_notify.ts';
 
@@ -11,6 +12,9 @@ export interface AuthChangeListener {
   live(on: boolean): void;
 }
 
+/** A change of the feed's state, with why (for one log line per change). */
+export type FeedStateListener = (on: boolean, reason: string) => void;
+
 /**
  * The database's NOTIFY polyauth_auth_changed (sent by triggers on tokens and
  * users, see the migration) fanned out to in-process listeners. `live` is true
@@ -19,9 +23,12 @@ export interface AuthChangeListener {
  */
 export class AuthChanges {
   readonly #listeners = new Set<AuthChangeListener>();
+  readonly #watchers = new Set<FeedStateListener>();
   #live = false;
+  #known = false;
   #onFirstSubscribe: (() => void) | undefined;
   readonly #open: () => boolean;
+  #barrier: (() => Promise<void>) | undefined;
 
   /**
    * @param opts.onFirstSubscribe starts listening (lazily: a CLI run never needs it)
@@ -44,6 +51,23 @@ export class AuthChanges {
     return () => this.#listeners.delete(listener);
   }
 
+  /** Hears every change of `live`, with the reason (does not start the feed). */
+  watch(fn: FeedStateListener): () => void {
+    this.#watchers.add(fn);
+    return () => this.#watchers.delete(fn);
+  }
+
+  /**
+   * Resolves once every change committed before the call has reached the
+   * listeners (or the feed is not live, so nothing is served from memory).
+   * Called after each write through a pool whose connections do not LISTEN
+   * themselves (see syncAfterWrites), so a server's own revocation is heard
+   * before it answers.
+   */
+  sync(): Promise<void> {
+    return this.#barrier && this.live ? this.#barrier() : Promise.resolve();
+  }
+
   /** @internal a notification's payload. */
   emit(payload: string | undefined): void {
     const userId = payload || '*';
@@ -51,10 +75,17 @@ export class AuthChanges {
   }
 
   /** @internal */
-  setLive(on: boolean): void {
-    if (on === this.#live) return;
+  setLive(on: boolean, reason = on ? 'listening' : 'stopped'): void {
+    if (on === this.#live && this.#known) return;
+    this.#known = true; // the first verdict is reported too (a feed that never worked)
     this.#live = on;
     for (const l of this.#listeners) l.live(on);
+    for (const w of this.#watchers) w(on, reason);
+  }
+
+  /** @internal the listener's barrier (undefined: none). */
+  setBarrier(barrier: (() => Promise<void>) | undefined): void {
+    this.#barrier = barrier;
   }
 }
 
@@ -71,26 +102,105 @@ export function listenOn(client: pg.Client, changes: AuthChanges, done: (err: Er
   );
 }
 
+/** Statements that may fire a notifying trigger (a SELECT never does in polyauth's store). */
+const MAY_NOTIFY = /^\s*(insert|update|delete|truncate|merge|with|call|do|copy|notify)\b/i;
+const BEGIN = /^\s*(begin|start\s+transaction)\b/i;
+const COMMIT = /^\s*(commit|end)\b/i;
+const ROLLBACK = /^\s*rollback\s*;?\s*$/i;
+
+type Callback = (err: Error | null, result: unknown) => void;
+
+/**
+ * Makes a pooled connection (which does not LISTEN: through a transaction
+ * pooler a LISTEN would stay on a server connection other clients get)
+ * hold back the result of each committed write until `changes.sync()`:
+ * the change is then known to this process's caches before the caller,
+ * and so the client, hears that it is done. Only statements that may fire
+ * a trigger, and COMMITs of transactions that ran one, wait.
+ */
+export function syncAfterWrites(client: pg.Client, changes: AuthChanges): void {
+  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+  let inTransaction = false;
+  let dirty = false;
+  (client as { query: unknown }).query = (...args: unknown[]): unknown => {
+    const first = args[0];
+    const text = typeof first === 'string' ? first : typeof (first as { text?: unknown })?.text === 'string' ? (first as { text: string }).text : '';
+    let wait = false;
+    if (BEGIN.test(text)) {
+      inTransaction = true;
+      dirty = false;
+    } else if (COMMIT.test(text)) {
+      wait = dirty;
+      inTransaction = false;
+      dirty = false;
+    } else if (ROLLBACK.test(text)) {
+      inTransaction = false;
+      dirty = false;
+    } else if (MAY_NOTIFY.test(text)) {
+      if (inTransaction) dirty = true;
+      else wait = true;
+    }
+    if (!wait) return query(...args);
+    const last = args[args.length - 1];
+    if (typeof last === 'function') {
+      const cb = last as Callback;
+      return query(...args.slice(0, -1), (err: Error | null, result: unknown) => {
+        if (err) return cb(err, result);
+        changes.sync().then(
+          () => cb(null, result),
+          () => cb(null, result),
+        );
+      });
+    }
+    const result = query(...args);
+    if (result && typeof (result as Promise<unknown>).then === 'function') {
+      return (result as Promise<unknown>).then(async (r) => {
+        await changes.sync().catch(() => undefined);
+        return r;
+      });
+    }
+    return result;
+  };
+}
+
 export interface ListenerOptions {
+  /** The direct (session-mode) connection to LISTEN on. */
   url: string;
-  /** Time between liveness checks of the listening connection. */
-  heartbeatMs?: number;
+  /**
+   * Sends a NOTIFY the way writes go (through the pool, so through any
+   * pooler in front); the listener must hear it to count as live.
+   */
+  probe: (channel: string, payload: string) => Promise<unknown>;
+  /** Time between round trips. */
+  probeEveryMs?: number;
+  /** A round trip (or a sync barrier) not heard within this is a lost feed. */
+  probeTimeoutMs?: number;
   maxBackoffMs?: number;
 }
 
 /**
- * One dedicated connection that LISTENs for changes committed by other
- * processes (other server instances, the admin CLI). `changes` is live only
- * while it is connected and listening; on any error it reconnects with
- * backoff, and the cache starts over empty (what was missed is unknown).
+ * One dedicated connection that LISTENs for changes committed by any process
+ * (this one, other server instances, the admin CLI). Liveness is proved by a
+ * round trip, not by a `select 1`: a NOTIFY on a channel of this process's
+ * own, sent through the pool, must be heard on the listening connection
+ * within probeTimeoutMs, at start and every probeEveryMs. A LISTEN through a
+ * transaction pooler succeeds but hears nothing; a stalled backend answers
+ * nothing: either fails the round trip, the feed is lost (caches off, every
+ * check goes to the database), the connection is dropped and made again
+ * with backoff, and the caches start over empty once a round trip succeeds.
  */
 export function startDedicatedListener(changes: AuthChanges, opts: ListenerOptions): { stop(): Promise<void> } {
-  const heartbeatMs = opts.heartbeatMs ?? 5_000;
+  const probeEveryMs = opts.probeEveryMs ?? 1_000;
+  const probeTimeoutMs = opts.probeTimeoutMs ?? 2_000;
   const maxBackoff = opts.maxBackoffMs ?? 5_000;
+  // one channel per process: only this listener hears its probes
+  const channel = `polyauth_probe_${process.pid}_${randomBytes(6).toString('hex')}`;
   let stopped = false;
   let client: pg.Client | undefined;
   let timer: NodeJS.Timeout | undefined;
   let backoff = 100;
+  let seq = 0;
+  const waiters = new Map<string, () => void>();
 
   const schedule = (fn: () => void, ms: number) => {
     clearTimeout(timer);
@@ -99,10 +209,10 @@ export function startDedicatedListener(changes: AuthChanges, opts: ListenerOptio
     timer.unref();
   };
 
-  const down = (c: pg.Client) => {
+  const down = (c: pg.Client, reason: string) => {
     if (c !== client) return;
     client = undefined;
-    changes.setLive(false);
+    changes.setLive(false, reason);
     c.removeAllListeners('notification');
     c.on('error', () => undefined); // a late socket error on a dropped client
     c.end().catch(() => undefined);
@@ -110,14 +220,57 @@ export function startDedicatedListener(changes: AuthChanges, opts: ListenerOptio
     backoff = Math.min(backoff * 2, maxBackoff);
   };
 
-  const heartbeat = (c: pg.Client) => {
-    schedule(() => {
+  /** Sends via `send` a payload on the probe channel; resolves true when heard in time. */
+  const roundTrip = (send: (payload: string) => Promise<unknown>): Promise<true | string> => {
+    const payload = String((seq += 1));
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        waiters.delete(payload);
+        resolve(`a NOTIFY sent to itself was not heard within ${probeTimeoutMs} ms`);
+      }, probeTimeoutMs);
+      waiters.set(payload, () => {
+        clearTimeout(t);
+        waiters.delete(payload);
+        resolve(true);
+      });
+      send(payload).catch((err: Error) => {
+        clearTimeout(t);
+        waiters.delete(payload);
+        resolve(`the round trip NOTIFY failed: ${err.message}`);
+      });
+    });
+  };
+
+  /** A round trip now; live and the next one in probeEveryMs when heard, else the feed is lost. */
+  const probe = (c: pg.Client) => {
+    void roundTrip((p) => opts.probe(channel, p)).then((ok) => {
       if (c !== client) return;
-      c.query('select 1').then(
-        () => heartbeat(c),
-        () => down(c),
-      );
-    }, heartbeatMs);
+      if (ok !== true) return down(c, ok);
+      backoff = 100;
+      changes.setLive(true, 'a NOTIFY sent to itself was heard');
+      schedule(() => {
+        if (c === client) probe(c);
+      }, probeEveryMs);
+    });
+  };
+
+  // Barriers on the listening connection itself: Postgres delivers
+  // notifications in commit order and a session's own before its statement
+  // returns, so once this one is heard every change committed before it was.
+  let batch: Promise<void> | undefined;
+  const barrier = (): Promise<void> => {
+    const c = client;
+    if (!c) return Promise.resolve();
+    batch ??= new Promise<void>((resolve) => {
+      setImmediate(() => {
+        batch = undefined;
+        void roundTrip((p) => c.query('select pg_notify($1, $2)', [channel, p])).then((ok) => {
+          if (ok !== true) down(c, ok);
+          resolve();
+        });
+      });
+    });
+    return batch;
   };
 
   const connect = () => {
@@ -131,8 +284,11 @@ export function startDedicatedListener(changes: AuthChanges, opts: ListenerOptio
       application_name: 'polyauth-auth-changes',
     });
     client = c;
-    c.on('error', () => down(c));
-    c.on('end', () => down(c));
+    c.on('error', (err) => down(c, `the listening connection failed: ${err.message}`));
+    c.on('end', () => down(c, 'the listening connection ended'));
+    c.on('notification', (n) => {
+      if (n.channel === channel) waiters.get(n.payload ?? '')?.();
+    });
     c.connect()
       .then(
         () =>
@@ -141,22 +297,23 @@ export function startDedicatedListener(changes: AuthChanges, opts: ListenerOptio
             listenOn(c, changes, (err) => (err ? reject(err) : resolve()));
           }),
       )
+      .then(() => c.query(`LISTEN "${channel}"`))
       .then(
         () => {
           if (c !== client || stopped) return;
-          backoff = 100;
-          changes.setLive(true);
-          heartbeat(c);
+          probe(c);
         },
-        () => down(c),
+        (err: Error) => down(c, `cannot listen: ${err.message}`),
       );
   };
 
+  changes.setBarrier(barrier);
   connect();
   return {
     async stop() {
       stopped = true;
       clearTimeout(timer);
+      changes.setBarrier(undefined);
       const c = client;
       client = undefined;
       changes.setLive(false);

@@ -3,9 +3,9 @@ import path from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import ClientPgLite from 'knex-pglite';
 import { PGlite } from '@electric-sql/pglite';
-import lockfile from 'proper-lockfile';
 import pg from 'pg';
-import { AUTH_CHANGED_CHANNEL, AuthChanges, listenOn, startDedicatedListener } from './auth-changes.ts';
+import { AUTH_CHANGED_CHANNEL, AuthChanges, startDedicatedListener, syncAfterWrites } from './auth-changes.ts';
+import { lockDataDir } from './data-dir-lock.ts';
 import { enforceBudgets } from './deadline.ts';
 import { migrationNames, migrationSource } from './migrations/index.ts';
 
@@ -44,6 +44,11 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (v) => v);
 
 export interface PostgresOptions {
   url: string;
+  /**
+   * A direct, session-mode connection (not through a transaction pooler)
+   * for the change feed's LISTEN; defaults to `url`.
+   */
+  directUrl?: string;
   poolMax?: number;
   /** Server-side bound of every statement, ms (Postgres statement_timeout); 0 = none. */
   statementTimeoutMs?: number;
@@ -198,6 +203,7 @@ function readinessProbe(url: string, settings: { statementTimeoutMs: number }) {
 
 export async function openPostgres({
   url,
+  directUrl = url,
   poolMax = 10,
   statementTimeoutMs = DEFAULT_STATEMENT_TIMEOUT_MS,
   lockTimeoutMs = DEFAULT_LOCK_TIMEOUT_MS,
@@ -205,19 +211,27 @@ export async function openPostgres({
   connectTimeoutMs = 3000,
   log = quiet,
 }: PostgresOptions): Promise<Database> {
-  // Changes committed by other processes arrive on a dedicated connection,
-  // started when something subscribes. Every pooled connection LISTENs too:
-  // Postgres hands a session its own notifications before its COMMIT returns,
-  // so a change written through this pool is heard before the write resolves.
+  // Changes committed by any process arrive on one dedicated connection to
+  // directUrl, started when something subscribes, live only while a NOTIFY
+  // sent through the pool is heard there (auth-changes.ts). Pooled
+  // connections hold no LISTEN and no named prepared statement, so `url` may
+  // be a transaction pooler: a write's result is held back until the
+  // listener has heard everything committed before it (syncAfterWrites), so
+  // this process's caches know of its own changes before the caller does.
   let listener: { stop(): Promise<void> } | undefined;
   const authChanges: AuthChanges = new AuthChanges({
     onFirstSubscribe: () => {
-      listener = startDedicatedListener(authChanges, { url });
+      listener = startDedicatedListener(authChanges, {
+        url: directUrl,
+        probe: (channel, payload) => knex.raw('select pg_notify(?, ?)', [channel, payload]),
+      });
     },
     open: () => knex.client.pool !== undefined, // knex.destroy() clears it
   });
   // Timeouts are SET on each new connection rather than sent as startup
-  // parameters, which a pooler such as pgbouncer refuses.
+  // parameters, which a pooler such as pgbouncer refuses. Behind a
+  // transaction pooler a SET lands on whichever server connection served it:
+  // there, set the same timeouts on the role too (DESIGN.md, Deployment).
   const sessionSettings = [
     statementTimeoutMs > 0 ? `set statement_timeout = ${Math.floor(statementTimeoutMs)}` : '',
     lockTimeoutMs > 0 ? `set lock_timeout = ${Math.floor(lockTimeoutMs)}` : '',
@@ -247,9 +261,12 @@ export async function openPostgres({
       createRetryIntervalMillis: 100,
       createTimeoutMillis: connectTimeoutMs,
       afterCreate: (conn: pg.Client, done: (err: Error | null, conn: pg.Client) => void) => {
-        const listen = () => listenOn(conn, authChanges, (err) => done(err, conn));
-        if (!sessionSettings) return listen();
-        conn.query(sessionSettings).then(listen, (err: Error) => done(err, conn));
+        const ready = () => {
+          syncAfterWrites(conn, authChanges);
+          done(null, conn);
+        };
+        if (!sessionSettings) return ready();
+        conn.query(sessionSettings).then(ready, (err: Error) => done(err, conn));
       },
     },
     acquireConnectionTimeout: acquireTimeoutMs,
@@ -298,6 +315,20 @@ export async function openPostgres({
   };
 }
 
+/**
+ * Runs the pending migrations over one connection to `url` (give the direct,
+ * session-mode one: DDL and the migration lock do not belong in a
+ * transaction pooler), then closes it.
+ */
+export async function migratePostgres(url: string): Promise<void> {
+  const knex = knexFactory({ client: 'pg', connection: { connectionString: url, connectionTimeoutMillis: 3000 }, pool: { min: 0, max: 1 } });
+  try {
+    await migrateLatest(knex);
+  } finally {
+    await knex.destroy();
+  }
+}
+
 export interface PgliteOptions {
   /** Directory of the embedded database; omit for an in-memory one. */
   dataDir?: string;
@@ -308,33 +339,22 @@ export interface PgliteOptions {
 /**
  * Opens the embedded PGlite database. A lock beside the data directory makes a
  * second process on the same directory fail with a clear message instead of
- * corrupting it (PGlite is single-process).
+ * corrupting it (PGlite is single-process); a lock left by a dead process is
+ * recognised at once (data-dir-lock.ts).
  */
 export async function openPglite({ dataDir, loadDataDir }: PgliteOptions = {}): Promise<Database> {
   let release: (() => Promise<void>) | undefined;
   if (dataDir) {
     const dir = path.resolve(dataDir);
     mkdirSync(dir, { recursive: true });
-    try {
-      release = await lockfile.lock(dir, {
-        lockfilePath: `${dir}.lock`,
-        stale: 15_000,
-        update: 5_000,
-        onCompromised: (err) => {
-          // Another process took the lock over: writing on would corrupt the data.
-          console.error(`polyauth: lost the lock on ${dir}: ${err.message}; exiting`);
-          process.exit(1);
-        },
-      });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ELOCKED') {
-        throw new DataDirInUseError(
-          `The embedded database in ${dir} is in use by another polyauth process. ` +
-            'Stop that process, or point DATA_DIR at another directory, or set DATABASE_URL.',
-        );
-      }
-      throw err;
+    const lock = lockDataDir(dir);
+    if (!lock) {
+      throw new DataDirInUseError(
+        `The embedded database in ${dir} is in use by another polyauth process. ` +
+          'Stop that process, or point DATA_DIR at another directory, or set DATABASE_URL.',
+      );
     }
+    release = async () => lock.release();
   }
   try {
     const pglite = await PGlite.create({ dataDir, loadDataDir });

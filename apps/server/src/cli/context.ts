@@ -3,6 +3,7 @@ import path from 'node:path';
 import {
   DataDirInUseError,
   migrateLatest,
+  migratePostgres,
   migrationsCurrent,
   openPglite,
   openPostgres,
@@ -72,8 +73,12 @@ export async function openContext(env: NodeJS.ProcessEnv = process.env): Promise
     throw new CliError(`cannot open the database: ${(err as Error).message}`);
   }
   try {
-    // Reading the list is cheaper than `latest`, which takes the migration lock.
-    if (!(await migrationsCurrent(db.knex))) await migrateLatest(db.knex);
+    // Reading the list is cheaper than `latest`, which takes the migration lock;
+    // on Postgres the migrations run over the direct connection (DATABASE_DIRECT_URL).
+    if (!(await migrationsCurrent(db.knex))) {
+      if (config.databaseUrl) await migratePostgres(config.databaseDirectUrl ?? config.databaseUrl);
+      else await migrateLatest(db.knex);
+    }
   } catch (err) {
     await db.close().catch(() => undefined);
     throw new CliError(`cannot open the database: ${(err as Error).message}`);
