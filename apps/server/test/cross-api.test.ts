@@ -146,7 +146,7 @@ function signedIn(api: Api, id: string): Answer {
 /** What each API's authenticated call answers the token of user `id`. */
 function accepted(api: Api, id: string): Answer {
   const body: Record<Api, unknown> = {
-    'mts-auth': { id },
+    'mts-auth': { Id: id },
     'mint-auth': { user: Number(id), token_type: 'user' },
     'user-token-auth': { lastLoginTime: expect.any(String) },
     'oauth-service': undefined,

@@ -148,6 +148,33 @@ describe('two instances over one Postgres database', () => {
     await accessToken(b, email, 'another good password');
   });
 
+  test('oauth-service introspection on one is exact after a revoke on the other', async () => {
+    const reg = await fetch(`${a.baseUrl}/api/oauth/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: `twin_${Date.now()}`, email: uniqueEmail('twin-intro'), password: PASSWORD, accept_terms: 1 }),
+    });
+    expect(reg.status).toBe(200);
+    const { user, access_token, refreshToken } = (await reg.json()) as { user: { id: string }; access_token: string; refreshToken: string };
+    const introspect = async (srv: TestServer, t: string) => {
+      const r = await fetch(`${srv.baseUrl}/api/oauth/introspect`, {
+        method: 'POST',
+        headers: { 'content-type': FORM, authorization: basicAuth(client.id, client.secret) },
+        body: form({ token: t }),
+      });
+      expect(r.status).toBe(200);
+      return ((await r.json()) as { active: boolean }).active;
+    };
+    // served once on B, so B's answer below could come from its cache
+    expect(await Promise.all([introspect(b, access_token), introspect(b, refreshToken), introspect(a, access_token)])).toEqual([true, true, true]);
+    const heard = invalidatedOn(b, user.id);
+    const revoke = await fetch(`${a.baseUrl}/api/oauth/revoke`, { method: 'POST', headers: { authorization: `Bearer ${access_token}` } });
+    expect(revoke.status).toBe(200);
+    expect(await introspect(a, access_token)).toBe(false);
+    await heard;
+    expect(await Promise.all([introspect(b, access_token), introspect(b, refreshToken)])).toEqual([false, false]);
+  });
+
   test('both cache live tokens (so the test above exercised the cache)', () => {
     expect(a.services.tokenCache.enabled).toBe(true);
     expect(b.services.tokenCache.enabled).toBe(true);
