@@ -11,13 +11,17 @@ import type { Services } from '../../services.ts';
  */
 export function mtsBody({ config }: Services): RequestHandler[] {
   const form = formBody(config);
-  const grantType: RequestHandler = (req, _res, next) => {
+  // Only the token endpoint: the cheap authenticated routes pay one comparison.
+  const grantType: RequestHandler = (req, res, next) => {
     if (req.method !== 'POST' || (req.path !== '/oauth/token' && req.path !== '/oauth/token/')) return next();
-    const grant = (req.body as Record<string, unknown> | undefined)?.grant_type;
-    if (typeof grant === 'string' && grant !== 'password') {
-      return next(new ApiError('bad_request', 'grant_type must be password.', { code: 'unsupported_grant_type' }));
-    }
-    next();
+    form(req, res, (err?: unknown) => {
+      if (err) return next(err);
+      const grant = (req.body as Record<string, unknown> | undefined)?.grant_type;
+      if (typeof grant === 'string' && grant !== 'password') {
+        return next(new ApiError('bad_request', 'grant_type must be password.', { code: 'unsupported_grant_type' }));
+      }
+      next();
+    });
   };
-  return [form, grantType];
+  return [grantType];
 }
