@@ -45,7 +45,7 @@ export async function setup({ fixtures: f, request }) {
       bound: 'route',
       target: 0.35,
       requests: [{ method: 'GET', path: '/user', headers: { authorization: `Bearer ${token}` } }],
-      verifyBody: (body) => body.startsWith('{"id":"'),
+      verifyBody: (body) => body.startsWith('{"Id":"'),
     },
   ];
 }

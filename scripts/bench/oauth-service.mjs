@@ -21,7 +21,8 @@ export async function prepare({ admin }) {
 
 export async function setup({ fixtures: f, request }) {
   const token = (form) => request('POST', `${BASE}/token`, { form: { client_id: f.client.id, ...form } });
-  const start = await token({ grant_type: 'password', username: f.user.email, password: f.user.password });
+  // the bench client has a secret: its password grant must authenticate (client_secret_post)
+  const start = await token({ grant_type: 'password', client_secret: f.client.secret, username: f.user.email, password: f.user.password });
   const refreshToken = start.json?.refresh_token;
   if (start.status !== 200 || !refreshToken) throw new Error(`oauth-service bench password grant failed: ${start.status} ${start.body}`);
   for (let i = 0; i < 2; i += 1) {

@@ -36,6 +36,11 @@ const keys = (o) => (o && typeof o === 'object' ? Object.keys(o).sort().join(','
 export async function run({ baseUrl, curl, expect, step, fixtures: f }) {
   const status = (res, code) => expect(res.status === code, `expected ${code}, got ${res.status}`);
   const json = (res) => expect(/^application\/json/.test(res.headers['content-type'] ?? ''), `Content-Type is ${res.headers['content-type']}`);
+  // POST /user's 406 is the seed's bare "<error_message>": a JSON string.
+  const errorMessage = (res) => {
+    json(res);
+    expect(typeof res.json === 'string' && res.json.length > 0, `body is not a JSON string message: ${res.body}`);
+  };
   const oauthError = (res, code, error) => {
     json(res);
     expect(keys(res.json) === 'code,error,error_description', `body is not an OauthErrResponse: ${res.body}`);
@@ -47,25 +52,33 @@ export async function run({ baseUrl, curl, expect, step, fixtures: f }) {
   const password = `correct horse ${suffix}`;
 
   // POST /user — register (no authentication)
-  step('POST /user registers a user → 201 <user_id>');
-  let r = await curl('-X', 'POST', `${baseUrl}/user`, '-H', FORM,
+  step('GET /.well-known/oauth-authorization-server → 200 RFC 8414 metadata');
+  let r = await curl(`${baseUrl}/.well-known/oauth-authorization-server`);
+  status(r, 200);
+  json(r);
+  expect(r.json?.token_endpoint === `${r.json?.issuer}/oauth/token`, `token_endpoint is ${r.json?.token_endpoint}`);
+  expect(JSON.stringify(r.json?.grant_types_supported) === '["password"]', `grant_types_supported is ${JSON.stringify(r.json?.grant_types_supported)}`);
+  expect(JSON.stringify(r.json?.token_endpoint_auth_methods_supported) === '["client_secret_basic"]', `auth methods are ${r.body}`);
+
+  step('POST /user registers a user → 201 "<user_id>" (a bare JSON string) and Location');
+  r = await curl('-X', 'POST', `${baseUrl}/user`, '-H', FORM,
     '-d', 'firstName=Alan', '-d', 'lastName=Turing', '-d', `email=${email}`, '-d', `password=${password}`);
   status(r, 201);
   json(r);
-  expect(isId(r.json?.id), `no user id in ${r.body}`);
-  expect(r.headers.location === `/user/${r.json?.id}`, `Location is ${r.headers.location}`);
-  const userId = r.json?.id;
+  expect(isId(r.json), `body is ${r.body}, expected "<user_id>"`);
+  expect(r.headers.location === `/user/${r.json}`, `Location is ${r.headers.location}`);
+  const userId = r.json;
 
-  step('POST /user with a taken email → 406 <error_message>');
+  step('POST /user with a taken email → 406 "<error_message>"');
   r = await curl('-X', 'POST', `${baseUrl}/user`, '-H', FORM,
     '-d', 'firstName=Alan', '-d', 'lastName=Turing', '-d', `email=${email.toUpperCase()}`, '-d', `password=${password}`);
   status(r, 406);
-  oauthError(r, 406);
+  errorMessage(r);
 
-  step('POST /user with a missing field → 406');
+  step('POST /user with a missing field → 406 "<error_message>"');
   r = await curl('-X', 'POST', `${baseUrl}/user`, '-H', FORM, '-d', 'firstName=Alan', '-d', `email=x-${email}`);
   status(r, 406);
-  oauthError(r, 406);
+  errorMessage(r);
 
   // POST /oauth/token — the seed's header, literally: "Basic: <base64>"
   step("POST /oauth/token with the seed's `Authorization: Basic: <base64>` → 200 token");
@@ -101,12 +114,12 @@ export async function run({ baseUrl, curl, expect, step, fixtures: f }) {
   status(r, 400);
   oauthError(r, 400, 'invalid_grant');
 
-  step('POST /oauth/token with an unsupported grant_type → 400');
+  step('POST /oauth/token with an unsupported grant_type → 400 unsupported_grant_type');
   r = await curl('-X', 'POST', `${baseUrl}/oauth/token`,
     '-H', `Authorization: Basic: ${clientHeader}`, '-H', FORM,
     '-d', `username=${email}`, '-d', `password=${password}`, '-d', 'grant_type=client_credentials');
   status(r, 400);
-  oauthError(r, 400);
+  oauthError(r, 400, 'unsupported_grant_type');
 
   step('POST /oauth/token with a wrong client secret → 401 invalid_client');
   const badClient = Buffer.from(`${f.client.id}:wrong-secret`).toString('base64');
@@ -118,11 +131,11 @@ export async function run({ baseUrl, curl, expect, step, fixtures: f }) {
   expect(/^Basic/i.test(r.headers['www-authenticate'] ?? ''), `WWW-Authenticate is ${r.headers['www-authenticate']}`);
 
   // GET /user — who am I
-  step('GET /user with the bearer token → 200 UserId');
+  step('GET /user with the bearer token → 200 UserId {"Id": ...}');
   r = await curl(`${baseUrl}/user`, '-H', `Authorization: Bearer ${token}`);
   status(r, 200);
   json(r);
-  expect(r.json?.id === userId && keys(r.json) === 'id', `body is ${r.body}, expected {"id":"${userId}"}`);
+  expect(r.json?.Id === userId && keys(r.json) === 'Id', `body is ${r.body}, expected {"Id":"${userId}"}`);
 
   step('GET /user without a token → 401');
   r = await curl(`${baseUrl}/user`);
@@ -135,13 +148,13 @@ export async function run({ baseUrl, curl, expect, step, fixtures: f }) {
   oauthError(r, 401);
 
   // GET /user/<user_id>
-  step('GET /user/<user_id> (own record) → 200 User');
+  step('GET /user/<user_id> (own record) → 200 User {FirstName, LastName, Email, ActiveDomains}');
   r = await curl(`${baseUrl}/user/${userId}`, '-H', `Authorization: Bearer ${token}`);
   status(r, 200);
   json(r);
-  expect(keys(r.json) === 'activeDomains,email,firstName,id,lastName', `User keys are ${keys(r.json)}`);
-  expect(r.json?.firstName === 'Alan' && r.json?.lastName === 'Turing' && r.json?.email === email, `body is ${r.body}`);
-  expect(r.json?.activeDomains === false, 'activeDomains should be false for a user in no domain');
+  expect(keys(r.json) === 'ActiveDomains,Email,FirstName,LastName', `User keys are ${keys(r.json)}`);
+  expect(r.json?.FirstName === 'Alan' && r.json?.LastName === 'Turing' && r.json?.Email === email, `body is ${r.body}`);
+  expect(r.json?.ActiveDomains === false, 'ActiveDomains should be false for a user in no domain');
 
   step("GET /user/<user_id> (someone else's record) → 403");
   r = await curl(`${baseUrl}/user/${f.member.id}`, '-H', `Authorization: Bearer ${token}`);
@@ -158,7 +171,7 @@ export async function run({ baseUrl, curl, expect, step, fixtures: f }) {
   r = await curl('-X', 'PUT', `${baseUrl}/user/${userId}`, '-H', `Authorization: Bearer ${token}`, '-H', FORM,
     '-d', 'firstName=Alan M.', '-d', 'lastName=Turing');
   status(r, 200);
-  expect(r.json?.firstName === 'Alan M.', `firstName is ${r.json?.firstName}`);
+  expect(r.json?.FirstName === 'Alan M.', `FirstName is ${r.json?.FirstName}`);
 
   step("PUT /user/<user_id> (someone else's record) → 403");
   r = await curl('-X', 'PUT', `${baseUrl}/user/${f.member.id}`, '-H', `Authorization: Bearer ${token}`, '-H', FORM,
@@ -202,19 +215,19 @@ export async function run({ baseUrl, curl, expect, step, fixtures: f }) {
   status(r, 200);
   const memberToken = r.json?.access_token;
 
-  step('GET /domain for a member → 200 Domains');
+  step('GET /domain for a member → 200 Domains [{Id, Name, Created_At}]');
   r = await curl(`${baseUrl}/domain`, '-H', `Authorization: Bearer ${memberToken}`);
   status(r, 200);
   json(r);
   expect(Array.isArray(r.json) && r.json.length === 1, `body is ${r.body}`);
   const d = r.json?.[0];
-  expect(keys(d) === 'created_at,id,name' && d.id === f.domain.id && d.name === f.domain.name, `Domain is ${JSON.stringify(d)}`);
-  expect(!Number.isNaN(Date.parse(d?.created_at)), `created_at is ${d?.created_at}`);
+  expect(keys(d) === 'Created_At,Id,Name' && d.Id === f.domain.id && d.Name === f.domain.name, `Domain is ${JSON.stringify(d)}`);
+  expect(!Number.isNaN(Date.parse(d?.Created_At)), `Created_At is ${d?.Created_At}`);
 
   step('GET /domain/<domain_id> as a member → 200 Domain');
   r = await curl(`${baseUrl}/domain/${f.domain.id}`, '-H', `Authorization: Bearer ${memberToken}`);
   status(r, 200);
-  expect(r.json?.id === f.domain.id && r.json?.name === f.domain.name, `body is ${r.body}`);
+  expect(r.json?.Id === f.domain.id && r.json?.Name === f.domain.name, `body is ${r.body}`);
 
   step('GET /domain/<domain_id> of a domain the user is not in → 403');
   r = await curl(`${baseUrl}/domain/${f.other.id}`, '-H', `Authorization: Bearer ${memberToken}`);
@@ -226,10 +239,10 @@ export async function run({ baseUrl, curl, expect, step, fixtures: f }) {
   status(r, 404);
   oauthError(r, 404);
 
-  step('GET /user/<user_id> member record shows activeDomains true');
+  step('GET /user/<user_id> member record shows ActiveDomains true');
   r = await curl(`${baseUrl}/user/${f.member.id}`, '-H', `Authorization: Bearer ${memberToken}`);
   status(r, 200);
-  expect(r.json?.activeDomains === true, `activeDomains is ${r.json?.activeDomains}`);
+  expect(r.json?.ActiveDomains === true, `ActiveDomains is ${r.json?.ActiveDomains}`);
 
   // An ADMIN (made with the admin CLI) reads anyone and every domain.
   step('POST /oauth/token for an ADMIN → 200');
@@ -241,12 +254,12 @@ export async function run({ baseUrl, curl, expect, step, fixtures: f }) {
   step("GET /user/<user_id> as ADMIN (someone else's record) → 200");
   r = await curl(`${baseUrl}/user/${userId}`, '-H', `Authorization: Bearer ${adminToken}`);
   status(r, 200);
-  expect(r.json?.id === userId, `body is ${r.body}`);
+  expect(r.json?.FirstName === 'Alan M.', `body is ${r.body}`);
 
   step('GET /domain as ADMIN → 200 every domain');
   r = await curl(`${baseUrl}/domain`, '-H', `Authorization: Bearer ${adminToken}`);
   status(r, 200);
-  const ids = Array.isArray(r.json) ? r.json.map((x) => x.id) : [];
+  const ids = Array.isArray(r.json) ? r.json.map((x) => x.Id) : [];
   expect(ids.includes(f.domain.id) && ids.includes(f.other.id), `domains are ${r.body}`);
 
   // The dialect covers what the seed does not list.

@@ -26,6 +26,8 @@ const keys = (o) => (o && typeof o === 'object' ? Object.keys(o).sort().join(','
 export async function run({ baseUrl, curl, expect, step, fixtures: f, outbox }) {
   const B = `${baseUrl}/api/oauth`;
   const CLIENT = f.client.id;
+  const SECRET = f.client.secret;
+  const BASIC = `${CLIENT}:${SECRET}`;
   const U = `smoke${suffix}`;
   const E = `${U}@example.com`;
   const P = 'correct horse battery';
@@ -60,8 +62,9 @@ export async function run({ baseUrl, curl, expect, step, fixtures: f, outbox }) 
     status(res, 200);
     json(res);
     const b = res.json ?? {};
-    expect(keys(b) === 'access_token,expire_at,refresh_token,token_type', `TokenResponse keys are ${keys(b)}`);
+    expect(keys(b) === 'access_token,expire_at,expires_in,refresh_token,token_type', `TokenResponse keys are ${keys(b)}`);
     expect(b.token_type === 'Bearer', `token_type is ${b.token_type}`);
+    expect(Number.isInteger(b.expires_in) && b.expires_in > 0, `expires_in is ${b.expires_in}`);
     expect(ISO_UTC.test(b.expire_at ?? '') && Date.parse(b.expire_at) > Date.now(), `expire_at is ${b.expire_at}`);
     expect(res.headers['cache-control'] === 'no-store', `Cache-Control is ${res.headers['cache-control']}`);
     return b;
@@ -70,8 +73,9 @@ export async function run({ baseUrl, curl, expect, step, fixtures: f, outbox }) 
     curl('-X', 'POST', `${B}/register`, '-H', JSON_CT, '-d', JSON.stringify(fields));
   const refresh = (rt) =>
     curl(`${B}/token`, '-d', 'grant_type=refresh_token', '-d', `client_id=${CLIENT}`, '--data-urlencode', `refresh_token=${rt}`);
+  // The smoke client has a secret: its password grant authenticates (client_secret_basic).
   const passwordGrant = (username, password) =>
-    curl(`${B}/token`, '-H', JSON_CT, '-d', JSON.stringify({ grant_type: 'password', client_id: CLIENT, username, password }));
+    curl(`${B}/token`, '-u', BASIC, '-H', JSON_CT, '-d', JSON.stringify({ grant_type: 'password', username, password }));
 
   // ---------------------------------------------------------------- register
   step('POST /register (JSON) → 200 {user, access_token, refreshToken}');
@@ -85,7 +89,21 @@ export async function run({ baseUrl, curl, expect, step, fixtures: f, outbox }) 
   r = await registerJson({ username: U, email: E, password: P, role: 'Translator', company: 'ACME', accept_terms: 1 });
   error(r, 409, 'conflict');
 
-  step('GET /register with query parameters (the seed\'s method) → 200');
+  step('GET /register with a JSON body (the seed\'s method and example) → 200');
+  r = await curl('-X', 'GET', `${B}/register`, '-H', JSON_CT,
+    '-d', JSON.stringify({ username: `${U}b`, email: `b${E}`, password: P, accept_terms: 1 }));
+  registered(r, `${U}b`, `b${E}`);
+
+  step('GET /register with a form body → 200');
+  r = await curl('-X', 'GET', `${B}/register`, '--data-urlencode', `username=${U}g`, '--data-urlencode', `email=g${E}`,
+    '--data-urlencode', `password=${P}`, '-d', 'accept_terms=1');
+  registered(r, `${U}g`, `g${E}`);
+
+  step('GET /register with a query string and a body → 400 invalid_request');
+  r = await curl('-X', 'GET', `${B}/register?username=${U}x`, '-H', JSON_CT, '-d', JSON.stringify({ email: `x${E}` }));
+  error(r, 400, 'invalid_request');
+
+  step('GET /register with query parameters → 200');
   r = await curl(`${B}/register?username=${U}q&email=q${E}&password=correct%20horse%20battery&accept_terms=1`);
   registered(r, `${U}q`, `q${E}`);
 
@@ -122,6 +140,68 @@ export async function run({ baseUrl, curl, expect, step, fixtures: f, outbox }) 
   r = await passwordGrant(U, P);
   tokens(r);
 
+  step('POST /token without grant_type (the seed\'s default, refresh_token) → 200');
+  r = await curl(`${B}/token`, '-d', `client_id=${CLIENT}`, '--data-urlencode', `refresh_token=${RT}`);
+  expect(tokens(r).refresh_token === RT, 'the refresh token changed');
+
+  step('POST /token refresh grant with client_secret_basic → 200');
+  r = await curl(`${B}/token`, '-u', BASIC, '-d', 'grant_type=refresh_token', '--data-urlencode', `refresh_token=${RT}`);
+  tokens(r);
+
+  step('POST /token refresh grant with client_secret_post → 200');
+  r = await curl(`${B}/token`, '-d', 'grant_type=refresh_token', '-d', `client_id=${CLIENT}`, '--data-urlencode', `client_secret=${SECRET}`, '--data-urlencode', `refresh_token=${RT}`);
+  tokens(r);
+
+  step('POST /token with a wrong Basic secret → 401 invalid_client + WWW-Authenticate: Basic');
+  r = await curl(`${B}/token`, '-u', `${CLIENT}:wrong`, '-d', 'grant_type=refresh_token', '--data-urlencode', `refresh_token=${RT}`);
+  error(r, 401, 'invalid_client');
+  expect(/^Basic /.test(r.headers['www-authenticate'] ?? ''), `WWW-Authenticate is ${r.headers['www-authenticate']}`);
+
+  step('POST /token with a wrong client_secret in the body → 401 invalid_client');
+  r = await curl(`${B}/token`, '-d', `client_id=${CLIENT}`, '-d', 'client_secret=wrong', '--data-urlencode', `refresh_token=${RT}`);
+  error(r, 401, 'invalid_client');
+
+  step('POST /token with Basic and client_secret in the body (two methods) → 400 invalid_request');
+  r = await curl(`${B}/token`, '-u', BASIC, '-d', `client_id=${CLIENT}`, '--data-urlencode', `client_secret=${SECRET}`, '--data-urlencode', `refresh_token=${RT}`);
+  error(r, 400, 'invalid_request');
+
+  step('POST /token password grant with this (secret-holding) client_id alone → 401 invalid_client');
+  r = await curl(`${B}/token`, '-d', 'grant_type=password', '-d', `client_id=${CLIENT}`, '-d', `username=${U}`, '--data-urlencode', `password=${P}`);
+  error(r, 401, 'invalid_client');
+
+  // ---------------------------------------------------------------- metadata, introspection
+  step('GET /api/oauth/.well-known/oauth-authorization-server → 200 RFC 8414 metadata');
+  r = await curl(`${B}/.well-known/oauth-authorization-server`);
+  status(r, 200);
+  json(r);
+  const meta = r.json ?? {};
+  expect(meta.token_endpoint === `${meta.issuer}/token` && meta.introspection_endpoint === `${meta.issuer}/introspect`, `metadata is ${r.body}`);
+  expect(JSON.stringify(meta.token_endpoint_auth_methods_supported) === '["client_secret_basic","client_secret_post","none"]', `auth methods are ${r.body}`);
+
+  step('GET /.well-known/oauth-authorization-server/api/oauth (RFC 8414 §3.1 location) → the same document');
+  r = await curl(`${baseUrl}/.well-known/oauth-authorization-server/api/oauth`);
+  status(r, 200);
+  expect(JSON.stringify(r.json) === JSON.stringify(meta), `body is ${r.body}`);
+
+  step('POST /introspect the access token (client_secret_basic) → 200 active');
+  r = await curl(`${B}/introspect`, '-u', BASIC, '--data-urlencode', `token=${refreshed.access_token}`);
+  status(r, 200);
+  expect(r.json?.active === true && r.json?.token_type === 'Bearer' && r.json?.username === U, `body is ${r.body}`);
+
+  step('POST /introspect the refresh token (client_secret_post) → 200 active');
+  r = await curl(`${B}/introspect`, '-d', `client_id=${CLIENT}`, '--data-urlencode', `client_secret=${SECRET}`, '--data-urlencode', `token=${RT}`);
+  status(r, 200);
+  expect(r.json?.active === true && r.json?.token_type === 'refresh_token', `body is ${r.body}`);
+
+  step('POST /introspect an unknown token → 200 {"active":false}');
+  r = await curl(`${B}/introspect`, '-u', BASIC, '-d', 'token=nope');
+  status(r, 200);
+  expect(r.body === '{"active":false}', `body is ${r.body}`);
+
+  step('POST /introspect without a secret → 401 invalid_client');
+  r = await curl(`${B}/introspect`, '-d', `client_id=${CLIENT}`, '-d', 'token=nope');
+  error(r, 401, 'invalid_client');
+
   step('POST /token refresh_token grant without refresh_token → 400 invalid_request');
   r = await curl(`${B}/token`, '-d', 'grant_type=refresh_token', '-d', `client_id=${CLIENT}`);
   error(r, 400, 'invalid_request');
@@ -142,11 +222,11 @@ export async function run({ baseUrl, curl, expect, step, fixtures: f, outbox }) 
   // played on the GET-registered user, so that the main one stays usable.
   for (let i = 0; i < 5; i += 1) {
     step(`POST /token password grant with a wrong password (${i + 1} of 5) → 400 invalid_grant`);
-    r = await curl(`${B}/token`, '-d', 'grant_type=password', '-d', `client_id=${CLIENT}`, '-d', `username=${U}q`, '-d', 'password=wrong-password');
+    r = await curl(`${B}/token`, '-u', BASIC, '-d', 'grant_type=password', '-d', `username=${U}q`, '-d', 'password=wrong-password');
     error(r, 400, 'invalid_grant');
   }
   step('then the right password (the account is locked) → 429 too_many_requests + Retry-After');
-  r = await curl(`${B}/token`, '-d', 'grant_type=password', '-d', `client_id=${CLIENT}`, '-d', `username=${U}q`, '--data-urlencode', `password=${P}`);
+  r = await curl(`${B}/token`, '-u', BASIC, '-d', 'grant_type=password', '-d', `username=${U}q`, '--data-urlencode', `password=${P}`);
   error(r, 429, 'too_many_requests');
   expect(/^\d+$/.test(r.headers['retry-after'] ?? ''), `Retry-After is ${r.headers['retry-after']}`);
 
@@ -278,6 +358,11 @@ export async function run({ baseUrl, curl, expect, step, fixtures: f, outbox }) 
   step('the revoked family\'s refresh token → 400 invalid_grant');
   r = await refresh(RT2);
   error(r, 400, 'invalid_grant');
+
+  step('POST /introspect the revoked access token → 200 {"active":false}');
+  r = await curl(`${B}/introspect`, '-u', BASIC, '--data-urlencode', `token=${AT2}`);
+  status(r, 200);
+  expect(r.body === '{"active":false}', `body is ${r.body}`);
 
   step('POST /revoke with a garbage token → 401 unauthorized');
   r = await curl('-X', 'POST', `${B}/revoke`, '-H', 'Authorization: Bearer nope');

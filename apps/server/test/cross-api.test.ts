@@ -83,7 +83,7 @@ function signIns(env: Env): Record<Api, (identifier: string, password: string, c
     'mts-auth': (id, pw) => answer(() => createMtsAuthClient({ baseUrl, ...env.oauth }).login(id, pw)),
     'mint-auth': (id, pw) => answer(() => createMintAuthClient({ baseUrl }).signIn(id, pw)),
     'user-token-auth': (id, pw) => answer(() => createUserTokenAuthClient({ baseUrl, credentials: { username: id, password: pw } }).login()),
-    'oauth-service': (id, pw) => answer(() => createOauthServiceClient({ baseUrl, clientId: env.oauth.clientId }).login(id, pw)),
+    'oauth-service': (id, pw) => answer(() => createOauthServiceClient({ baseUrl, ...env.oauth }).login(id, pw)),
     'auth-v3': (id, pw, code) => answer(() => createAuthV3Client({ baseUrl }).login(id, pw, code)),
   };
 }
@@ -108,7 +108,7 @@ function probes(env: Env): Record<Api, (token: string) => Promise<Answer>> {
     'user-token-auth': (token) => answer(() => createUserTokenAuthClient({ baseUrl, token }).bump()),
     // The user's email is verified, so this sends nothing: it only authenticates.
     'oauth-service': (token) =>
-      answer(() => createOauthServiceClient({ baseUrl, clientId: env.oauth.clientId, session: { accessToken: token } }).sendEmailLink()),
+      answer(() => createOauthServiceClient({ baseUrl, ...env.oauth, session: { accessToken: token } }).sendEmailLink()),
     'auth-v3': (token) => answer(() => createAuthV3Client({ baseUrl, token }).whoAmI()),
   };
 }
@@ -146,7 +146,7 @@ function signedIn(api: Api, id: string): Answer {
 /** What each API's authenticated call answers the token of user `id`. */
 function accepted(api: Api, id: string): Answer {
   const body: Record<Api, unknown> = {
-    'mts-auth': { id },
+    'mts-auth': { Id: id },
     'mint-auth': { user: Number(id), token_type: 'user' },
     'user-token-auth': { lastLoginTime: expect.any(String) },
     'oauth-service': undefined,
@@ -235,7 +235,7 @@ describe('one person, five APIs', () => {
     const username = `person_${email.split('@')[0]!.replace(/\./g, '_')}`;
 
     // Register through oauth-service.
-    const oauth = createOauthServiceClient({ baseUrl, clientId: env.oauth.clientId });
+    const oauth = createOauthServiceClient({ baseUrl, ...env.oauth });
     const registration = await oauth.register({ username, email, password: PASSWORD, accept_terms: 1 });
     const id = registration.user.id;
     expect(registration.user).toMatchObject({ username, email, email_verified: false });
@@ -252,7 +252,7 @@ describe('one person, five APIs', () => {
     // Sign in through all five, with the username or the email.
     const mts = createMtsAuthClient({ baseUrl, ...env.oauth });
     await mts.login(email, PASSWORD);
-    expect(await mts.me()).toEqual({ id });
+    expect(await mts.me()).toEqual({ Id: id });
 
     const mint = createMintAuthClient({ baseUrl });
     expect(await mint.signIn(username, PASSWORD)).toMatchObject({ user: Number(id), token_type: 'user' });
@@ -262,7 +262,7 @@ describe('one person, five APIs', () => {
     await uta.login();
     expect((await uta.bump()).lastLoginTime).toEqual(expect.any(String));
 
-    const oauthLogin = createOauthServiceClient({ baseUrl, clientId: env.oauth.clientId });
+    const oauthLogin = createOauthServiceClient({ baseUrl, ...env.oauth });
     await oauthLogin.login(username, PASSWORD);
     const refreshed = await oauthLogin.refresh();
     expect(refreshed.refresh_token).toBe(oauthLogin.session.refreshToken);
@@ -292,14 +292,14 @@ describe('one person, five APIs', () => {
     const resetMail = await smtp.next(email);
     const token = new URL(linkIn(resetMail)).searchParams.get('token');
     expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/);
-    await createOauthServiceClient({ baseUrl, clientId: env.oauth.clientId }).confirmResetPassword(token!, NEW_PASSWORD);
+    await createOauthServiceClient({ baseUrl, ...env.oauth }).confirmResetPassword(token!, NEW_PASSWORD);
 
     // Every old token of every API is dead at once.
     expect(await probeAll(env, held)).toEqual(APIS.map((api) => [api, TOKEN_REFUSED[api]]));
     const probe = probes(env);
     for (const old of oldOauth) {
       expect(await probe['oauth-service'](old.accessToken)).toEqual(TOKEN_REFUSED['oauth-service']);
-      const again = createOauthServiceClient({ baseUrl, clientId: env.oauth.clientId, session: { refreshToken: old.refreshToken } });
+      const again = createOauthServiceClient({ baseUrl, ...env.oauth, session: { refreshToken: old.refreshToken } });
       expect(await answer(() => again.refresh())).toEqual({ status: 400, body: { error: 'invalid_grant', message: expect.any(String) } });
     }
     expect(await probe['auth-v3'](web.loginOtherToken)).toEqual(TOKEN_REFUSED['auth-v3']);
@@ -332,7 +332,7 @@ describe('tokens are scoped to the API that issued them', () => {
     user = await makeUser(env);
     await env.srv.services.store.users.update(user.id, { emailVerifiedAt: new Date() });
     tokens = await signInEverywhere(env, user.username, user.id);
-    const oauth = createOauthServiceClient({ baseUrl: env.srv.baseUrl, clientId: env.oauth.clientId });
+    const oauth = createOauthServiceClient({ baseUrl: env.srv.baseUrl, ...env.oauth });
     await oauth.login(user.username, PASSWORD);
     oauthRefresh = oauth.session.refreshToken!;
   });
@@ -345,14 +345,14 @@ describe('tokens are scoped to the API that issued them', () => {
   });
 
   test.each(APIS)('a %s token is no oauth-service refresh token', async (issuer) => {
-    const c = createOauthServiceClient({ baseUrl: env.srv.baseUrl, clientId: env.oauth.clientId, session: { refreshToken: tokens[issuer] } });
+    const c = createOauthServiceClient({ baseUrl: env.srv.baseUrl, ...env.oauth, session: { refreshToken: tokens[issuer] } });
     expect(await answer(() => c.refresh())).toEqual({ status: 400, body: { error: 'invalid_grant', message: expect.any(String) } });
   });
 
   test('an oauth-service refresh token is no token of any API (its own refresh grant aside)', async () => {
     const probe = probes(env);
     for (const api of APIS) expect({ api, ...(await probe[api](oauthRefresh)) }).toEqual({ api, ...TOKEN_REFUSED[api] });
-    const c = createOauthServiceClient({ baseUrl: env.srv.baseUrl, clientId: env.oauth.clientId, session: { refreshToken: oauthRefresh } });
+    const c = createOauthServiceClient({ baseUrl: env.srv.baseUrl, ...env.oauth, session: { refreshToken: oauthRefresh } });
     expect(await answer(() => c.refresh())).toMatchObject({ status: 200 });
   });
 });
@@ -389,7 +389,7 @@ describe('two-factor authentication cannot be bypassed', () => {
   test('registering the name or email of a TOTP user again issues no token for them', async () => {
     const user = await makeUser(env, { totp: true });
     const baseUrl = env.srv.baseUrl;
-    const oauth = createOauthServiceClient({ baseUrl, clientId: env.oauth.clientId });
+    const oauth = createOauthServiceClient({ baseUrl, ...env.oauth });
     expect(await answer(() => oauth.register({ username: user.username, email: uniqueEmail('other'), password: PASSWORD, accept_terms: 1 }))).toEqual({
       status: 409,
       body: { error: 'conflict', message: expect.any(String) },
@@ -406,7 +406,7 @@ describe('two-factor authentication cannot be bypassed', () => {
     });
     expect(
       await answer(() => createMtsAuthClient({ baseUrl, ...env.oauth }).register({ email: user.email!, password: PASSWORD, firstName: 'X', lastName: 'Y' })),
-    ).toEqual({ status: 406, body: { code: 406, error: 'not_acceptable', error_description: expect.any(String) } });
+    ).toEqual({ status: 406, body: expect.stringMatching(/already registered/) });
     const issued = await env.srv.db.knex('tokens').where({ user_id: user.id }).count<{ count: string | number }[]>('* as count');
     expect(Number(issued[0]!.count)).toBe(0);
   });
@@ -452,7 +452,7 @@ describe('a disabled user', () => {
     const user = await makeUser(env);
     await env.srv.services.store.users.update(user.id, { emailVerifiedAt: new Date() });
     const tokens = await signInEverywhere(env, user.username, user.id);
-    const oauth = createOauthServiceClient({ baseUrl: env.srv.baseUrl, clientId: env.oauth.clientId });
+    const oauth = createOauthServiceClient({ baseUrl: env.srv.baseUrl, ...env.oauth });
     await oauth.login(user.email!, PASSWORD);
     const web = await webSessionAs(env, user);
     expect(await probeAll(env, tokens)).toEqual(APIS.map((api) => [api, accepted(api, user.id)]));

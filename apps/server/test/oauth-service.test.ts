@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { request as httpRequest } from 'node:http';
 import { Writable } from 'node:stream';
 import jwt from 'jsonwebtoken';
 import pino from 'pino';
@@ -64,6 +65,28 @@ async function register(fields = newUser()) {
   const r = await post('/register', fields);
   expect(r.status).toBe(200);
   return { ...((await r.json()) as Registration), fields };
+}
+
+/**
+ * GET with a body, as the seed's register example sends it. fetch refuses a
+ * body on GET (the Fetch standard), so node:http sends it; the answer comes
+ * back as a Response.
+ */
+function getWithBody(p: string, type: string, body: string): Promise<Response> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url(p), { method: 'GET', headers: { 'content-type': type, 'content-length': Buffer.byteLength(body) } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const headers = new Headers();
+        for (const [k, v] of Object.entries(res.headers)) if (typeof v === 'string') headers.set(k, v);
+        resolve(new Response(Buffer.concat(chunks), { status: res.statusCode, headers }));
+      });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 /** A registered user whose email counts as verified, so send_email_link is a cheap authenticated probe that mails nothing. */
@@ -134,6 +157,33 @@ describe('register', () => {
     const r2 = await fetch(url(`/register?${q}`));
     expect(r2.status).toBe(200);
     expect(((await r2.json()) as Registration).user).toMatchObject({ username: g.username, company: 'ACME' });
+  });
+
+  test('GET with the fields in a JSON or form body, as the seed sends them, works like the query', async () => {
+    const j = newUser({ role: 'Translator' });
+    const r1 = await getWithBody('/register', JSON_TYPE, JSON.stringify(j));
+    expect(r1.status).toBe(200);
+    expect(((await r1.json()) as Registration).user).toMatchObject({ username: j.username, email: j.email, role: 'Translator' });
+    const f = newUser();
+    const r2 = await getWithBody('/register', FORM, form({ ...f, accept_terms: '1' } as Record<string, string>));
+    expect(r2.status).toBe(200);
+    expect(((await r2.json()) as Registration).user.username).toBe(f.username);
+    // the same rules and messages as the query
+    const terms = await getWithBody('/register', JSON_TYPE, JSON.stringify(newUser({ accept_terms: 0 })));
+    await expectError(terms, 400, 'terms_not_accepted');
+    const missing = await getWithBody('/register', JSON_TYPE, JSON.stringify({ username: 'x' }));
+    expect((await expectError(missing, 400, 'invalid_request')).message).toMatch(/email/);
+  });
+
+  test('GET with a query string and a body, or a body that is not flat, is 400 invalid_request', async () => {
+    const f = newUser();
+    const both = await getWithBody(`/register?username=${f.username}`, JSON_TYPE, JSON.stringify(f));
+    await expectError(both, 400, 'invalid_request');
+    for (const body of ['[1]', '"x"', JSON.stringify({ ...f, email: [f.email] }), JSON.stringify({ ...f, accept_terms: true })]) {
+      const r = await getWithBody('/register', JSON_TYPE, body);
+      await expectError(r, 400, 'invalid_request');
+    }
+    expect(await srv.services.store.users.byIdentifier(f.username)).toBeUndefined();
   });
 
   test.each([
@@ -208,13 +258,15 @@ describe('token', () => {
       const after = Math.ceil(Date.now() / 1000);
       expect(r.status).toBe(200);
       expect(r.headers.get('cache-control')).toBe('no-store');
-      const body = (await r.json()) as { access_token: string; refresh_token: string; expire_at: string; token_type: string };
-      expect(keysOf(body)).toEqual(['access_token', 'expire_at', 'refresh_token', 'token_type']);
+      const body = (await r.json()) as { access_token: string; refresh_token: string; expire_at: string; expires_in: number; token_type: string };
+      expect(keysOf(body)).toEqual(['access_token', 'expire_at', 'expires_in', 'refresh_token', 'token_type']);
       expect(body.refresh_token).toBe(reg.refreshToken);
       expect(body.token_type).toBe('Bearer');
       expect(body.access_token).not.toBe(reg.access_token);
       const claims = jwt.verify(body.access_token, TEST_JWT_SECRET, { audience: 'oauth-service' }) as jwt.JwtPayload;
       expect(body.expire_at).toBe(new Date(claims.exp! * 1000).toISOString().replace('.000Z', 'Z'));
+      // expires_in (RFC 6749 §5.1) names the same moment as expire_at
+      expect(Math.abs(before + body.expires_in - claims.exp!)).toBeLessThanOrEqual(after - before + 1);
       // ACCESS_TOKEN_TTL (3600 s) from the moment it was issued
       expect(claims.exp).toBeGreaterThanOrEqual(before + 3600);
       expect(claims.exp).toBeLessThanOrEqual(after + 3600);

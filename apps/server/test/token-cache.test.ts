@@ -199,7 +199,7 @@ async function signedIn(srv: TestServer, client: { id: string; secret: string })
     body: form({ firstName: 'Ada', lastName: 'Lovelace', email, password: PASSWORD }),
   });
   expect(reg.status).toBe(201);
-  const { id } = (await reg.json()) as { id: string };
+  const id = (await reg.json()) as string;
   const t = await fetch(`${srv.baseUrl}/oauth/token`, {
     method: 'POST',
     headers: { 'content-type': FORM, authorization: basicAuth(client.id, client.secret) },

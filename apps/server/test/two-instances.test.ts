@@ -89,12 +89,12 @@ describe('two instances over one Postgres database', () => {
     const email = uniqueEmail('twin');
     const r = await register(a, email);
     expect(r.status).toBe(201);
-    const { id } = (await r.json()) as { id: string };
+    const id = (await r.json()) as string;
     const t = await accessToken(b, email.toUpperCase());
     for (const srv of [a, b]) {
       const who = await me(srv, t);
       expect(who.status).toBe(200);
-      expect(await who.json()).toEqual({ id });
+      expect(await who.json()).toEqual({ Id: id });
     }
     // and the email is taken on the other one too
     expect((await register(b, email)).status).toBe(406);
@@ -108,7 +108,7 @@ describe('two instances over one Postgres database', () => {
 
   test('a token revoked on one fails at once on the other', async () => {
     const email = uniqueEmail('twin-revoke');
-    const { id } = (await (await register(a, email)).json()) as { id: string };
+    const id = (await (await register(a, email)).json()) as string;
     const onA = await accessToken(a, email);
     const onB = await accessToken(b, email);
     expect((await me(b, onA)).status).toBe(200);
@@ -146,6 +146,33 @@ describe('two instances over one Postgres database', () => {
     // the old password is gone everywhere, the new one works everywhere
     expect((await token(b, email)).status).toBe(400);
     await accessToken(b, email, 'another good password');
+  });
+
+  test('oauth-service introspection on one is exact after a revoke on the other', async () => {
+    const reg = await fetch(`${a.baseUrl}/api/oauth/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: `twin_${Date.now()}`, email: uniqueEmail('twin-intro'), password: PASSWORD, accept_terms: 1 }),
+    });
+    expect(reg.status).toBe(200);
+    const { user, access_token, refreshToken } = (await reg.json()) as { user: { id: string }; access_token: string; refreshToken: string };
+    const introspect = async (srv: TestServer, t: string) => {
+      const r = await fetch(`${srv.baseUrl}/api/oauth/introspect`, {
+        method: 'POST',
+        headers: { 'content-type': FORM, authorization: basicAuth(client.id, client.secret) },
+        body: form({ token: t }),
+      });
+      expect(r.status).toBe(200);
+      return ((await r.json()) as { active: boolean }).active;
+    };
+    // served once on B, so B's answer below could come from its cache
+    expect(await Promise.all([introspect(b, access_token), introspect(b, refreshToken), introspect(a, access_token)])).toEqual([true, true, true]);
+    const heard = invalidatedOn(b, user.id);
+    const revoke = await fetch(`${a.baseUrl}/api/oauth/revoke`, { method: 'POST', headers: { authorization: `Bearer ${access_token}` } });
+    expect(revoke.status).toBe(200);
+    expect(await introspect(a, access_token)).toBe(false);
+    await heard;
+    expect(await Promise.all([introspect(b, access_token), introspect(b, refreshToken)])).toEqual([false, false]);
   });
 
   test('both cache live tokens (so the test above exercised the cache)', () => {

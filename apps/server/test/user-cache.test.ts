@@ -188,7 +188,7 @@ async function who(u: SignedIn) {
 async function mtsUser(u: SignedIn) {
   const r = await u.getUser();
   expect(r.status).toBe(200);
-  return (await r.json()) as { firstName: string; lastName: string; email: string; activeDomains: boolean };
+  return (await r.json()) as { FirstName: string; LastName: string; Email: string; ActiveDomains: boolean };
 }
 
 /** Resolves once `srv`'s user cache hears the database (bounded poll: the listener connects in the background). */
@@ -246,7 +246,7 @@ describe(`users with the cache on (${DATABASE_URL ? 'Postgres' : 'PGlite'})`, ()
       (u) => srv.services.store.users.update(u.id, { role: 'PROJECT_MANAGER', firstName: 'Grace', lastName: 'Hopper' }),
       async (u) => {
         expect(await who(u)).toMatchObject({ role: 'PROJECT_MANAGER', firstName: 'Grace', lastName: 'Hopper' });
-        expect(await mtsUser(u)).toMatchObject({ firstName: 'Grace', lastName: 'Hopper' });
+        expect(await mtsUser(u)).toMatchObject({ FirstName: 'Grace', LastName: 'Hopper' });
       },
     ],
     [
@@ -261,7 +261,7 @@ describe(`users with the cache on (${DATABASE_URL ? 'Postgres' : 'PGlite'})`, ()
       (u) => srv.db.knex('users').where({ id: u.id }).update({ username: `renamed-${u.id}`, email: `renamed-${u.id}@example.test`, last_name: 'Byron' }),
       async (u) => {
         expect(await who(u)).toMatchObject({ userName: `renamed-${u.id}`, lastName: 'Byron' });
-        expect(await mtsUser(u)).toMatchObject({ email: `renamed-${u.id}@example.test`, lastName: 'Byron' });
+        expect(await mtsUser(u)).toMatchObject({ Email: `renamed-${u.id}@example.test`, LastName: 'Byron' });
       },
     ],
     [
@@ -284,14 +284,14 @@ describe(`users with the cache on (${DATABASE_URL ? 'Postgres' : 'PGlite'})`, ()
       'domains.addMember',
       async (u) => srv.services.store.domains.addMember((await srv.services.store.domains.create(`uc-${u.id}`)).id, u.id),
       async (u) => {
-        expect((await mtsUser(u)).activeDomains).toBe(true);
+        expect((await mtsUser(u)).ActiveDomains).toBe(true);
       },
     ],
   ];
   test.each(writes)('%s: visible on the next request', async (_name, write, check) => {
     const u = await signedIn(srv);
     expect(await who(u)).toMatchObject({ role: 'LINGUIST', firstName: 'Ada' });
-    expect(await mtsUser(u)).toMatchObject({ firstName: 'Ada', activeDomains: false });
+    expect(await mtsUser(u)).toMatchObject({ FirstName: 'Ada', ActiveDomains: false });
     expect(await queries(srv, () => who(u))).toBe(0); // served from memory before the write
     await write(u);
     await check(u);
@@ -303,10 +303,10 @@ describe(`users with the cache on (${DATABASE_URL ? 'Postgres' : 'PGlite'})`, ()
   ])('%s: activeDomains false on the next request', async (_name, write) => {
     const u = await signedIn(srv);
     await srv.services.store.domains.addMember((await srv.services.store.domains.create(`ucd-${u.id}`)).id, u.id);
-    expect((await mtsUser(u)).activeDomains).toBe(true);
+    expect((await mtsUser(u)).ActiveDomains).toBe(true);
     expect(await queries(srv, () => mtsUser(u))).toBe(0);
     await write(u);
-    expect((await mtsUser(u)).activeDomains).toBe(false);
+    expect((await mtsUser(u)).ActiveDomains).toBe(false);
   });
 });
 

@@ -17,10 +17,37 @@ export interface paths {
          * Exchange a username and password for an access token
          * @description Resource-owner password grant (RFC 6749 §4.3). The OAuth client
          *     authenticates with HTTP Basic (`Authorization: Basic <base64(client_id:secret)>`;
-         *     the seed's `Basic: <base64>` form is accepted too). `username` is the
-         *     user's email address (a username registered through another API works too).
+         *     the seed's `Basic: <base64>` form is accepted too; id and secret are
+         *     form-encoded inside Basic, RFC 6749 §2.3.1). `username` is the user's
+         *     email address (a username registered through another API works too).
+         *     A `grant_type` other than `password` is 400 `unsupported_grant_type`,
+         *     checked before the other parameters.
          */
         post: operations["issueToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/.well-known/oauth-authorization-server": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Authorization-server metadata (RFC 8414)
+         * @description Beyond the seed: what a standard OAuth 2 client needs to use this API
+         *     without configuration (RFC 8414): the issuer (`PUBLIC_URL`), the token
+         *     endpoint, the one grant type and the one client authentication
+         *     method. There is no authorization endpoint, so
+         *     `response_types_supported` is empty.
+         */
+        get: operations["authorizationServerMetadata"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -36,16 +63,19 @@ export interface paths {
         };
         /**
          * Who am I
-         * @description The id of the user the access token was issued to.
+         * @description The id of the user the access token was issued to: the seed's `UserId`, `{"Id": "<user_id>"}`.
          */
         get: operations["getCurrentUser"];
         put?: never;
         /**
          * Register a new user
          * @description Creates a user whose username is the email address. No authentication.
-         *     Any invalid input (a missing or malformed field, a password over 72
-         *     UTF-8 bytes, an email already registered through any polyauth API) is
-         *     answered 406 with a message, as the seed documents.
+         *     Answers 201 with the new user's id as the seed shows it, `"<user_id>"`:
+         *     a JSON string (`Content-Type: application/json`, e.g. `"42"`), and a
+         *     `Location: /user/<user_id>` header. Any invalid input (a missing or
+         *     malformed field, a password over 72 UTF-8 bytes, an email already
+         *     registered through any polyauth API) is answered 406 with the seed's
+         *     `"<error_message>"`: the message as a JSON string.
          */
         post: operations["createUser"];
         delete?: never;
@@ -169,18 +199,34 @@ export interface components {
             /** @description Seconds until the token expires. */
             expires_in: number;
         };
+        /**
+         * @description The seed's `UserId`, with its key `Id`.
+         * @example {
+         *       "Id": "42"
+         *     }
+         */
         UserId: {
             /** @description The user id. */
-            id: string;
+            Id: string;
         };
+        /** @description The new user's id, bare, as the seed shows POST /user's 201 (`"<user_id>"`). */
+        NewUserId: string;
+        /**
+         * @description The seed's `User`, with its keys.
+         * @example {
+         *       "FirstName": "Ada",
+         *       "LastName": "Lovelace",
+         *       "Email": "ada@example.com",
+         *       "ActiveDomains": true
+         *     }
+         */
         User: {
-            id: string;
-            firstName: string;
-            lastName: string;
+            FirstName: string;
+            LastName: string;
             /** @description Empty when the user registered through an API that asks for no email. */
-            email: string;
+            Email: string;
             /** @description Whether the user is a member of at least one domain. */
-            activeDomains: boolean;
+            ActiveDomains: boolean;
         };
         NewUser: {
             firstName: components["schemas"]["Name"];
@@ -193,11 +239,40 @@ export interface components {
             lastName?: components["schemas"]["Name"];
             password?: components["schemas"]["Password"];
         };
+        /**
+         * @description The seed's `Domain`, with its keys.
+         * @example {
+         *       "Id": "7",
+         *       "Name": "acme",
+         *       "Created_At": "2025-01-31T12:00:00.000Z"
+         *     }
+         */
         Domain: {
-            id: string;
-            name: string;
-            /** Format: date-time */
-            created_at: string;
+            Id: string;
+            Name: string;
+            /**
+             * Format: date-time
+             * @description The seed's "date", as an RFC 3339 UTC date-time.
+             */
+            Created_At: string;
+        };
+        /** @description RFC 8414 §2, with the values this API really supports. */
+        AuthorizationServerMetadata: {
+            /**
+             * Format: uri
+             * @description The server's `PUBLIC_URL`.
+             */
+            issuer: string;
+            /** Format: uri */
+            token_endpoint: string;
+            grant_types_supported: "password"[];
+            /** @description Empty: there is no authorization endpoint. */
+            response_types_supported: string[];
+            /** @description Empty, for the same reason. */
+            response_modes_supported?: string[];
+            token_endpoint_auth_methods_supported: "client_secret_basic"[];
+            /** Format: uri */
+            service_documentation?: string;
         };
         Domains: components["schemas"]["Domain"][];
     };
@@ -249,13 +324,14 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description The input is invalid or already taken; the message says which. */
+        /** @description The input is invalid or already taken: the seed's `"<error_message>"`, the message as a JSON string, which says which. */
         NotAcceptable: {
             headers: {
                 [name: string]: unknown;
             };
             content: {
-                "application/json": components["schemas"]["Error"];
+                /** @example That email address is already registered. */
+                "application/json": string;
             };
         };
         /** @description The body is larger than the server accepts. */
@@ -382,6 +458,27 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
+    authorizationServerMetadata: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The metadata. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuthorizationServerMetadata"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+        };
+    };
     getCurrentUser: {
         parameters: {
             query?: never;
@@ -428,7 +525,8 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["UserId"];
+                    /** @example 42 */
+                    "application/json": components["schemas"]["NewUserId"];
                 };
             };
             400: components["responses"]["BadRequest"];

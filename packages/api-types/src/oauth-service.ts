@@ -12,12 +12,18 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Register a new user (query parameters)
-         * @description The seed documents registration as GET with body parameters; polyauth
-         *     reads the fields from the query string on GET (a body sent with GET is
-         *     not read) and from a JSON or form body on POST (`registerPost`). Both
-         *     behave identically. Prefer POST: a query string carries the password
-         *     into URLs, browser history and access logs.
+         * Register a new user (query parameters or a body)
+         * @description The seed documents registration as GET with body parameters. polyauth
+         *     reads the fields from the query string, or, as the seed's example
+         *     sends them, from a JSON (`application/json`) or form
+         *     (`application/x-www-form-urlencoded`) body sent with the GET; a
+         *     request with both a query string and a body is 400
+         *     `invalid_request`. A body's fields are read exactly as query
+         *     parameters would be (the same names, rules and messages; a JSON
+         *     value must be a string or a number). POST /register
+         *     (`registerPost`) behaves identically. Prefer POST: a query string
+         *     carries the password into URLs, browser history and access logs, and
+         *     some proxies drop a body sent with GET.
          *
          *     No authentication. `accept_terms` must be 1; any other integer is 400
          *     `terms_not_accepted`. The password must be 8 characters or more and
@@ -29,9 +35,10 @@ export interface paths {
          *     with `error: registration_disabled`.
          *
          *     Answers the new user with an access token (a JWT) and a refresh token
-         *     (opaque), both strings. The access token's lifetime is
-         *     `ACCESS_TOKEN_TTL` seconds (its `exp` claim); POST /token with the
-         *     refresh token gets a fresh one.
+         *     (opaque), both strings. This, and the password grant of POST /token,
+         *     is what stands in for the seed's undocumented "authorize endpoint".
+         *     The access token's lifetime is `ACCESS_TOKEN_TTL` seconds (its `exp`
+         *     claim); POST /token with the refresh token gets a fresh one.
          */
         get: operations["register"];
         put?: never;
@@ -69,31 +76,125 @@ export interface paths {
         /**
          * Get an access token from a refresh token (or a password)
          * @description Form (`application/x-www-form-urlencoded`) or JSON body, chosen by
-         *     `grant_type`:
+         *     `grant_type`, which defaults to `refresh_token` (the seed's Default
+         *     column):
          *
-         *     - `refresh_token` (the seed's grant): `client_id` and `refresh_token`.
-         *       Answers a fresh access token and the **same** refresh token, as the
-         *       seed documents. Refresh tokens are not rotated: one stays valid until
-         *       it is revoked (POST /revoke) or the user's password changes (or the
-         *       account is disabled). Access tokens issued earlier stay valid until
-         *       their own `expire_at`.
-         *     - `password` (a documented extension, RFC 6749 §4.3): `client_id`,
-         *       `username` and `password`. Answers the same shape with a **new**
-         *       refresh token. `username` is the username or the email address.
+         *     - `refresh_token` (the seed's grant): `refresh_token`. Answers a fresh
+         *       access token and the **same** refresh token, as the seed documents.
+         *       Refresh tokens are not rotated: one stays valid until it is revoked
+         *       (POST /revoke) or the user's password changes (or the account is
+         *       disabled). Access tokens issued earlier stay valid until their own
+         *       `expire_at`.
+         *     - `password` (a documented extension, RFC 6749 §4.3): `username` and
+         *       `password`. Answers the same shape with a **new** refresh token.
+         *       `username` is the username or the email address.
          *
-         *     `client_id` is the public id of an OAuth client created with
-         *     `npm run admin -- client create`; it is not a credential, and a refresh
-         *     token may be used with any known client. An unknown or disabled
-         *     `client_id` is 400 `invalid_client`. An unknown, revoked or otherwise
-         *     dead refresh token, and a wrong username or password, are 400
-         *     `invalid_grant` (unknown user and wrong password alike, in body, status
-         *     and timing). A missing or malformed parameter is 400 `invalid_request`;
-         *     another `grant_type` is 400 `unsupported_grant_type` (checked before
-         *     the other parameters, as RFC 6749 §5.2 reads). Failed password grants
-         *     are throttled per account and per client address (the same counters
-         *     as every other polyauth sign-in): 429 with `Retry-After`.
+         *     Client authentication (RFC 6749 §2.3), exactly one of:
+         *     - `client_secret_basic`: `Authorization: Basic base64(client_id:client_secret)`,
+         *       both form-encoded first (§2.3.1); a `client_id` in the body too must
+         *       name the same client;
+         *     - `client_secret_post`: `client_id` and `client_secret` in the body;
+         *     - `none`: the seed's public `client_id` alone, in the body.
+         *
+         *     A request using more than one method (a Basic header and a
+         *     `client_secret` in the body, or a Basic header and another body
+         *     `client_id`) is 400 `invalid_request`. A presented secret that is
+         *     wrong, or a secret for an unknown client, is always 401
+         *     `invalid_client` with `WWW-Authenticate: Basic realm="polyauth"`.
+         *     Public use (`none`): the refresh-token grant is open to every known
+         *     client by its public id, as the seed documents; the password grant
+         *     only to a client that has no secret, so a client that was issued a
+         *     secret gets 401 `invalid_client` without it (RFC 6749 §4.3.2). An
+         *     unknown `client_id` sent alone, or a revoked client, is the seed's
+         *     400 `invalid_client`; no client at all is 400 `invalid_request`.
+         *
+         *     An unknown, revoked or otherwise dead refresh token, and a wrong
+         *     username or password, are 400 `invalid_grant` (unknown user and wrong
+         *     password alike, in body, status and timing). A missing or malformed
+         *     parameter is 400 `invalid_request`; another `grant_type` is 400
+         *     `unsupported_grant_type` (checked before the other parameters, as RFC
+         *     6749 §5.2 reads). Failed password grants are throttled per account and
+         *     per client address (the same counters as every other polyauth
+         *     sign-in): 429 with `Retry-After`.
+         *
+         *     The answer carries `expires_in` (seconds, RFC 6749 §5.1) beside the
+         *     seed's `expire_at`, so standard OAuth clients accept it.
          */
         post: operations["token"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/.well-known/oauth-authorization-server": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Authorization-server metadata (RFC 8414)
+         * @description Beyond the seed: what a standard OAuth 2 client needs to use this API
+         *     without configuration (RFC 8414): the issuer, the token and
+         *     introspection endpoints, the grant types and the client
+         *     authentication methods each endpoint takes. The issuer is
+         *     `PUBLIC_URL` followed by `/api/oauth`; every URL is absolute.
+         *
+         *     The same document is served at the RFC 8414 §3.1 location,
+         *     `/.well-known/oauth-authorization-server/api/oauth` at the root of
+         *     the server (the well-known segment inserted before the issuer's path),
+         *     which is where RFC 8414 clients look for an issuer with a path; this
+         *     one, under the API's mount, is where clients that append the
+         *     well-known segment look.
+         *
+         *     There is no authorization endpoint (no grant here uses one), so
+         *     `response_types_supported` is empty, and POST /revoke is not listed
+         *     as an RFC 7009 revocation endpoint: it takes the access token as a
+         *     bearer credential, not a `token` parameter.
+         */
+        get: operations["authorizationServerMetadata"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/introspect": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Token introspection (RFC 7662)
+         * @description Beyond the seed: lets another service ask whether an oauth-service
+         *     token is live (RFC 7662). Form body: `token` (an access token or a
+         *     refresh token of this API) and an optional `token_type_hint`
+         *     (`access_token` or `refresh_token`; only a hint, both kinds are
+         *     tried).
+         *
+         *     The caller must authenticate as an OAuth client that has a secret,
+         *     with `client_secret_basic` or `client_secret_post` (the same rules as
+         *     POST /token; more than one method is 400 `invalid_request`); a
+         *     missing or wrong secret, or a client without one, is 401
+         *     `invalid_client` with `WWW-Authenticate: Basic realm="polyauth"`.
+         *
+         *     The check is the one every other endpoint makes, through the same
+         *     live-token cache that every server's database change feed keeps
+         *     exact, so a token revoked on any instance (POST /revoke, a password
+         *     change or reset, a disabled account, a revoked client, the admin
+         *     CLI) is `{"active": false}` at once. Anything that is not a live
+         *     token of this API (expired, revoked, unknown, malformed, another
+         *     API's token) is `{"active": false}` and nothing else.
+         */
+        post: operations["introspect"];
         delete?: never;
         options?: never;
         head?: never;
@@ -337,39 +438,44 @@ export interface components {
             access_token: components["schemas"]["AccessToken"];
             refreshToken: components["schemas"]["RefreshToken"];
         };
-        /** @description The public id of your OAuth application (not a secret). Printable ASCII. */
+        /** @description The id of your OAuth application (public, not a secret). Printable ASCII. */
         ClientId: string;
-        /** @description The seed's grant; answers the same refresh token. */
+        /** @description The client's secret (`client_secret_post`); only with `client_id` and never together with an `Authorization: Basic` header. */
+        ClientSecret: string;
+        /** @description The seed's grant; answers the same refresh token. `grant_type` may be left out (its default). The client is named by `client_id` alone (the seed's public client), by `client_id` and `client_secret`, or by an `Authorization: Basic` header. */
         RefreshTokenGrant: {
             /**
              * @description discriminator enum property added by openapi-typescript
              * @enum {string}
              */
             grant_type: "refresh_token";
-            client_id: components["schemas"]["ClientId"];
-            /** @description The refresh token you got at registration or from a password grant. */
+            client_id?: components["schemas"]["ClientId"];
+            client_secret?: components["schemas"]["ClientSecret"];
+            /** @description The refresh token you got at registration (`refreshToken`) or from a password grant: what stands in for the seed's "authorize endpoint". */
             refresh_token: string;
         };
-        /** @description Extension; answers a new refresh token. */
+        /** @description Extension; answers a new refresh token. A client that has a secret must authenticate (Basic, or `client_secret`); a client without one names itself by `client_id`. */
         PasswordGrant: {
             /**
              * @description discriminator enum property added by openapi-typescript
              * @enum {string}
              */
             grant_type: "password";
-            client_id: components["schemas"]["ClientId"];
+            client_id?: components["schemas"]["ClientId"];
+            client_secret?: components["schemas"]["ClientSecret"];
             /** @description The username or the email address. No control characters. */
             username: string;
             /** @description A password over 72 UTF-8 bytes never matches (no stored password is longer). */
             password: string;
         };
-        /** @description Either grant, chosen by `grant_type`. */
+        /** @description Either grant, chosen by `grant_type` (default `refresh_token`: the server fills it in before validation when it is left out). */
         TokenRequest: components["schemas"]["RefreshTokenGrant"] | components["schemas"]["PasswordGrant"];
         /**
          * @example {
          *       "access_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl",
          *       "refresh_token": "8xLOxBtZp8pQzkVtD2T0wYx1l3bYbV1s2lX9tA6cQkE",
          *       "expire_at": "2025-01-31T12:00:00Z",
+         *       "expires_in": 3600,
          *       "token_type": "Bearer"
          *     }
          */
@@ -381,11 +487,78 @@ export interface components {
              * @description When the access token stops being accepted, RFC 3339 in UTC (`Z`).
              */
             expire_at: string;
+            /** @description Seconds until the access token expires (RFC 6749 §5.1), the same moment as `expire_at`. Not in the seed; standard OAuth clients need it. */
+            expires_in: number;
             /**
              * @description Always `Bearer`.
              * @constant
              */
             token_type: "Bearer";
+        };
+        /** @description RFC 7662 §2.1; the client authenticates with Basic or with `client_id` and `client_secret` here. */
+        IntrospectionRequest: {
+            /** @description An access token or a refresh token of this API. */
+            token: string;
+            /**
+             * @description A hint only; both kinds are tried.
+             * @enum {string}
+             */
+            token_type_hint?: "access_token" | "refresh_token";
+            client_id?: components["schemas"]["ClientId"];
+            client_secret?: components["schemas"]["ClientSecret"];
+        };
+        /**
+         * @description RFC 7662 §2.2. `{"active": false}` alone for anything that is not a live token of this API; for a live one, who it belongs to and until when.
+         * @example {
+         *       "active": true,
+         *       "token_type": "Bearer",
+         *       "sub": "42",
+         *       "username": "jdoe",
+         *       "aud": "oauth-service",
+         *       "exp": 1767225600
+         *     }
+         * @example {
+         *       "active": false
+         *     }
+         */
+        IntrospectionResponse: {
+            active: boolean;
+            /**
+             * @description `Bearer` for an access token, `refresh_token` for a refresh token.
+             * @enum {string}
+             */
+            token_type?: "Bearer" | "refresh_token";
+            sub?: components["schemas"]["UserId"];
+            /** @description The user's username. */
+            username?: string;
+            /**
+             * @description The API the token is for, `oauth-service`.
+             * @constant
+             */
+            aud?: "oauth-service";
+            /** @description When the token expires, seconds since the epoch; left out for a refresh token (it lives until revoked). */
+            exp?: number;
+        };
+        /** @description RFC 8414 §2, with the values this API really supports. */
+        AuthorizationServerMetadata: {
+            /**
+             * Format: uri
+             * @description `PUBLIC_URL` + `/api/oauth`.
+             */
+            issuer: string;
+            /** Format: uri */
+            token_endpoint: string;
+            /** Format: uri */
+            introspection_endpoint: string;
+            grant_types_supported: ("refresh_token" | "password")[];
+            /** @description Empty: there is no authorization endpoint. */
+            response_types_supported: string[];
+            /** @description Empty, for the same reason. */
+            response_modes_supported?: string[];
+            token_endpoint_auth_methods_supported: ("client_secret_basic" | "client_secret_post" | "none")[];
+            introspection_endpoint_auth_methods_supported: ("client_secret_basic" | "client_secret_post")[];
+            /** Format: uri */
+            service_documentation?: string;
         };
         ResetPasswordRequest: {
             email: components["schemas"]["Email"];
@@ -444,12 +617,44 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description `invalid_request` (missing or malformed parameter), `unsupported_grant_type`, `invalid_client` (unknown client_id) or `invalid_grant` (unknown, revoked or dead refresh token; wrong username or password). */
+        /** @description `invalid_request` (missing or malformed parameter), `unsupported_grant_type`, `invalid_client` (an unknown client_id sent alone, or a revoked client) or `invalid_grant` (unknown, revoked or dead refresh token; wrong username or password). */
         TokenRejected: {
             headers: {
                 [name: string]: unknown;
             };
             content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description `invalid_client`: a presented client secret is wrong (or names an unknown client), or the client must authenticate and did not. */
+        InvalidClient: {
+            headers: {
+                /** @description `Basic realm="polyauth", charset="UTF-8"`. */
+                "WWW-Authenticate"?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": "invalid_client",
+                 *       "message": "Client authentication failed."
+                 *     }
+                 */
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description The body is not `application/x-www-form-urlencoded` (`unsupported_media_type`). */
+        UnsupportedFormType: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": "unsupported_media_type",
+                 *       "message": "Unsupported Content-Type: send application/x-www-form-urlencoded"
+                 *     }
+                 */
                 "application/json": components["schemas"]["Error"];
             };
         };
@@ -717,6 +922,8 @@ export interface operations {
             400: components["responses"]["RegistrationRejected"];
             408: components["responses"]["RequestTimeout"];
             409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["TooManyRequests"];
             431: components["responses"]["HeaderFieldsTooLarge"];
             500: components["responses"]["RegistrationFailed"];
@@ -791,11 +998,70 @@ export interface operations {
                 };
             };
             400: components["responses"]["TokenRejected"];
+            401: components["responses"]["InvalidClient"];
             408: components["responses"]["RequestTimeout"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["TooManyRequests"];
             431: components["responses"]["HeaderFieldsTooLarge"];
+            500: components["responses"]["ServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    authorizationServerMetadata: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The metadata. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuthorizationServerMetadata"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+        };
+    };
+    introspect: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "token": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl",
+                 *       "token_type_hint": "access_token"
+                 *     }
+                 */
+                "application/x-www-form-urlencoded": components["schemas"]["IntrospectionRequest"];
+            };
+        };
+        responses: {
+            /** @description Whether the token is live and, when it is, what it is. */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IntrospectionResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["InvalidClient"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedFormType"];
             500: components["responses"]["ServerError"];
             503: components["responses"]["ServiceUnavailable"];
         };

@@ -20,13 +20,21 @@ export interface MtsAuthClient {
   login(username: string, password: string): Promise<Schemas['AccessToken']>;
   /** Forgets the token (it stays valid on the server until it expires). */
   logout(): void;
-  register(user: Schemas['NewUser']): Promise<Schemas['UserId']>;
+  /** POST /user; resolves to the new user's id (the seed's bare `"<user_id>"`). */
+  register(user: Schemas['NewUser']): Promise<Schemas['NewUserId']>;
+  /** GET /user: the seed's `UserId`, `{ Id }`. */
   me(): Promise<Schemas['UserId']>;
 }
 
+/**
+ * Throws the answer as a PolyauthError. Its body is the seed's
+ * OauthErrResponse, or, for POST /user's 406, the seed's bare
+ * `"<error_message>"` string.
+ */
 function fail(status: number, body: unknown): never {
+  if (typeof body === 'string') throw new PolyauthError<MtsAuthError | string>(status, body, body);
   const e = body as Partial<MtsAuthError> | undefined;
-  throw new PolyauthError(status, body as MtsAuthError, e?.error_description ?? `mts-auth answered ${status}`);
+  throw new PolyauthError<MtsAuthError | string>(status, body as MtsAuthError, e?.error_description ?? `mts-auth answered ${status}`);
 }
 
 export function createMtsAuthClient(opts: MtsAuthClientOptions): MtsAuthClient {

@@ -13,8 +13,15 @@ export interface OauthServiceSession {
 }
 
 export interface OauthServiceClientOptions extends BaseClientOptions {
-  /** The public id of your OAuth client (`npm run admin -- client create`). */
+  /** The id of your OAuth client (`npm run admin -- client create`). */
   clientId: string;
+  /**
+   * The client's secret, when it has one: sent with HTTP Basic
+   * (`client_secret_basic`, RFC 6749 §2.3.1) on every token request, and
+   * required for the password grant. Without it the client names itself by
+   * `client_id` alone, as the seed's public client does.
+   */
+  clientSecret?: string;
   /** Tokens of an earlier session, to resume it. */
   session?: Partial<OauthServiceSession>;
   /** Called whenever the tokens change (sign-in, refresh, revoke), e.g. to persist them. */
@@ -52,6 +59,14 @@ function fail(status: number, body: unknown): never {
 
 const JSON_ACCEPT = { accept: 'application/json' };
 
+/** How a token request names the client: Basic with a secret, else the public client_id in the body. */
+function clientAuthentication(clientId: string, secret: string | undefined): { headers: Record<string, string>; body: { client_id?: string } } {
+  if (secret === undefined) return { headers: { 'content-type': FORM }, body: { client_id: clientId } };
+  // RFC 6749 §2.3.1: id and secret are form-encoded, then Basic (btoa: the input is ASCII by now).
+  const basic = `Basic ${btoa(`${encodeURIComponent(clientId)}:${encodeURIComponent(secret)}`)}`;
+  return { headers: { 'content-type': FORM, authorization: basic }, body: {} };
+}
+
 export function createOauthServiceClient(opts: OauthServiceClientOptions): OauthServiceClient {
   const fetchImpl = opts.fetch ?? globalThis.fetch;
   const session: OauthServiceSession = {
@@ -59,6 +74,7 @@ export function createOauthServiceClient(opts: OauthServiceClientOptions): Oauth
     refreshToken: opts.session?.refreshToken,
   };
   const api = createClient<oauthService.paths>({ baseUrl: apiBaseUrl(opts.baseUrl, '/api/oauth'), fetch: fetchImpl });
+  const client = clientAuthentication(opts.clientId, opts.clientSecret);
 
   function setSession(next: OauthServiceSession): void {
     session.accessToken = next.accessToken;
@@ -71,8 +87,8 @@ export function createOauthServiceClient(opts: OauthServiceClientOptions): Oauth
     const refreshToken = session.refreshToken;
     if (!refreshToken) throw new PolyauthError(401, undefined, 'No refresh token: sign in first.');
     const { data, error, response } = await api.POST('/token', {
-      body: { grant_type: 'refresh_token', client_id: opts.clientId, refresh_token: refreshToken },
-      headers: { 'content-type': FORM },
+      body: { grant_type: 'refresh_token', ...client.body, refresh_token: refreshToken },
+      headers: client.headers,
       bodySerializer: formBody,
     });
     if (!data) {
@@ -136,8 +152,8 @@ export function createOauthServiceClient(opts: OauthServiceClientOptions): Oauth
     },
     async login(username, password) {
       const { data, error, response } = await api.POST('/token', {
-        body: { grant_type: 'password', client_id: opts.clientId, username, password },
-        headers: { 'content-type': FORM },
+        body: { grant_type: 'password', ...client.body, username, password },
+        headers: client.headers,
         bodySerializer: formBody,
       });
       if (!data) fail(response.status, error);

@@ -43,7 +43,7 @@ describe('createMtsAuthClient', () => {
   test('register, login, then the bearer middleware authenticates GET /user', async () => {
     const c = newClient();
     const user = email();
-    const { id } = await c.register({ firstName: 'Ada', lastName: 'Lovelace', email: user, password: PASSWORD });
+    const id = await c.register({ firstName: 'Ada', lastName: 'Lovelace', email: user, password: PASSWORD });
     expect(id).toMatch(/^[1-9][0-9]*$/);
     expect(c.accessToken).toBeUndefined();
 
@@ -56,13 +56,13 @@ describe('createMtsAuthClient', () => {
     expect(login.authorization).toMatch(/^Basic /); // the client's credentials, not a bearer
 
     sent.length = 0;
-    expect(await c.me()).toEqual({ id });
+    expect(await c.me()).toEqual({ Id: id });
     expect(sent).toEqual([{ method: 'GET', url: `${srv.baseUrl}/user`, authorization: `Bearer ${tok.access_token}` }]);
 
     // the typed openapi-fetch client carries the token too
     const { data, response } = await c.api.GET('/user/{id}', { params: { path: { id } } });
     expect(response.status).toBe(200);
-    expect(data).toMatchObject({ id, firstName: 'Ada', lastName: 'Lovelace', email: user, activeDomains: false });
+    expect(data).toEqual({ FirstName: 'Ada', LastName: 'Lovelace', Email: user, ActiveDomains: false });
   });
 
   test('a base URL with a trailing slash works the same', async () => {
@@ -70,7 +70,7 @@ describe('createMtsAuthClient', () => {
     const user = email();
     await c.register({ firstName: 'Ada', lastName: 'Lovelace', email: user, password: PASSWORD });
     await c.login(user, PASSWORD);
-    expect((await c.me()).id).toMatch(/^[1-9]/);
+    expect((await c.me()).Id).toMatch(/^[1-9]/);
   });
 
   test('client ids and secrets with reserved characters are form-encoded inside Basic (RFC 6749 §2.3.1)', async () => {
@@ -86,7 +86,7 @@ describe('createMtsAuthClient', () => {
     const user = email();
     await c.register({ firstName: 'Ada', lastName: 'Lovelace', email: user, password: PASSWORD });
     await c.login(user, PASSWORD);
-    expect((await c.me()).id).toMatch(/^[1-9]/);
+    expect((await c.me()).Id).toMatch(/^[1-9]/);
     expect((await failure(newClient({ clientId, clientSecret: 'p@ss:w+rd ü%41 /' }).login(user, PASSWORD))).status).toBe(401);
   });
 
@@ -97,8 +97,9 @@ describe('createMtsAuthClient', () => {
 
     const taken = await failure(c.register({ firstName: 'Ada', lastName: 'Lovelace', email: user.toUpperCase(), password: PASSWORD }));
     expect(taken.status).toBe(406);
-    expect(taken.body).toMatchObject({ code: 406, error: 'not_acceptable' });
-    expect(taken.message).toBe(taken.body.error_description);
+    // the seed's bare "<error_message>"
+    expect(taken.body).toEqual(expect.stringMatching(/already registered/));
+    expect(taken.message).toBe(taken.body);
     expect(taken.name).toBe('PolyauthError');
 
     const wrong = await failure(c.login(user, 'not the password'));
@@ -144,11 +145,11 @@ describe('createMtsAuthClient', () => {
   test('two clients keep their own tokens', async () => {
     const [c1, c2] = [newClient(), newClient()];
     const [u1, u2] = [email(), email()];
-    const { id: id1 } = await c1.register({ firstName: 'A', lastName: 'One', email: u1, password: PASSWORD });
-    const { id: id2 } = await c2.register({ firstName: 'B', lastName: 'Two', email: u2, password: PASSWORD });
+    const id1 = await c1.register({ firstName: 'A', lastName: 'One', email: u1, password: PASSWORD });
+    const id2 = await c2.register({ firstName: 'B', lastName: 'Two', email: u2, password: PASSWORD });
     await c1.login(u1, PASSWORD);
     await c2.login(u2, PASSWORD);
-    expect(await c1.me()).toEqual({ id: id1 });
-    expect(await c2.me()).toEqual({ id: id2 });
+    expect(await c1.me()).toEqual({ Id: id1 });
+    expect(await c2.me()).toEqual({ Id: id2 });
   });
 });

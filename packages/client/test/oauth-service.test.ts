@@ -78,6 +78,28 @@ describe('createOauthServiceClient', () => {
     expect(seen).toEqual([reg.refreshToken, reg.refreshToken, undefined, t.refresh_token]);
   });
 
+  test('a confidential client sends its secret with HTTP Basic; without it, its password grant is 401 invalid_client', async () => {
+    const created = await srv.services.clients.create('oauth', 'confidential client tests');
+    const sent: Array<string | null> = [];
+    const recording: typeof fetch = async (input, init) => {
+      const req = new Request(input, init);
+      sent.push(req.headers.get('authorization'));
+      return fetch(req);
+    };
+    const user = newUser();
+    await createOauthServiceClient({ baseUrl: srv.baseUrl, clientId }).register(user);
+    const client = createOauthServiceClient({ baseUrl: srv.baseUrl, clientId: created.client.clientId, clientSecret: created.secret!, fetch: recording });
+    const t = await client.login(user.username, PASSWORD);
+    expect(t.expires_in).toBe(3600);
+    expect(sent.at(-1)).toMatch(/^Basic /);
+    expect((await client.refresh()).refresh_token).toBe(t.refresh_token);
+    expect(sent.at(-1)).toMatch(/^Basic /);
+    const withoutSecret = createOauthServiceClient({ baseUrl: srv.baseUrl, clientId: created.client.clientId });
+    await expect(withoutSecret.login(user.username, PASSWORD)).rejects.toMatchObject({ status: 401, body: { error: 'invalid_client' } });
+    const wrongSecret = createOauthServiceClient({ baseUrl: srv.baseUrl, clientId: created.client.clientId, clientSecret: 'wrong' });
+    await expect(wrongSecret.login(user.username, PASSWORD)).rejects.toMatchObject({ status: 401, body: { error: 'invalid_client' } });
+  });
+
   test('password reset through the client', async () => {
     const client = createOauthServiceClient({ baseUrl: srv.baseUrl, clientId });
     const user = newUser();

@@ -33,3 +33,27 @@ export function bearerToken(header: string | undefined): string | undefined {
   const auth = parseAuthorization(header);
   return auth?.scheme === 'bearer' ? auth.credentials : undefined;
 }
+
+/** RFC 6749 §2.3.1: a client id or secret is form-encoded before it goes into Basic. */
+function formDecode(s: string): string | undefined {
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(s.replace(/\+/g, ' '));
+  } catch {
+    return undefined;
+  }
+  assertCleanCredential(decoded, 'Authorization header (Basic credentials)');
+  return decoded;
+}
+
+/**
+ * The OAuth client id and secret of an `Authorization: Basic` header
+ * (RFC 6749 §2.3.1), or undefined when the header is not well-formed Basic.
+ */
+export function basicClientCredentials(header: string | undefined): { clientId: string; secret: string } | undefined {
+  const auth = parseAuthorization(header);
+  const basic = auth?.scheme === 'basic' ? decodeBasic(auth.credentials) : undefined;
+  const clientId = basic && formDecode(basic.user);
+  const secret = basic && formDecode(basic.password);
+  return clientId && secret !== undefined ? { clientId, secret } : undefined;
+}

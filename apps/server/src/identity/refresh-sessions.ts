@@ -7,6 +7,8 @@ export interface SessionTokens {
   refreshToken: string;
   /** When the access token expires. */
   expiresAt: Date;
+  /** Its lifetime in seconds (RFC 6749 §5.1 `expires_in`). */
+  expiresIn: number;
 }
 
 export type RevokeOutcome = 'revoked' | 'not_found' | 'invalid';
@@ -85,6 +87,6 @@ export class RefreshSessions {
 
   #issueAccess(refresh: TokenRow, refreshToken: string, clientId: string | null): SessionTokens {
     const access = this.#tokens.signSessionJwt({ api: this.#api, userId: refresh.userId, sessionId: refresh.id, clientId, ttl: this.#accessTtl });
-    return { accessToken: access.token, refreshToken, expiresAt: access.expiresAt };
+    return { accessToken: access.token, refreshToken, expiresAt: access.expiresAt, expiresIn: this.#accessTtl };
   }
 }

@@ -22,8 +22,13 @@ const codeOfKind: Record<ErrorKind, MtsCode> = {
   service_unavailable: 'service_unavailable',
 };
 
-/** The seed's OauthErrResponse: `{code, error, error_description}`. */
-export function mtsError(err: ApiError): MtsError {
+/**
+ * The seed's OauthErrResponse: `{code, error, error_description}`; except
+ * POST /user's 406 (the only 406 mts-auth sends), which the seed writes as
+ * the bare `"<error_message>"`: the message as a JSON string.
+ */
+export function mtsError(err: ApiError): MtsError | string {
+  if (err.status === 406) return err.message;
   return {
     code: err.status,
     error: (err.code as MtsCode | undefined) ?? codeOfKind[err.kind],

@@ -1,13 +1,13 @@
 import type { mtsAuth } from '@polyauth/api-types';
-import type { User } from '@polyauth/store';
+import type { Domain, User } from '@polyauth/store';
 import { defineApi, type HandlerContext } from '../../http/api-router.ts';
-import { bearerToken, decodeBasic, parseAuthorization } from '../../http/auth-header.ts';
+import { basicClientCredentials, bearerToken } from '../../http/auth-header.ts';
 import { ApiError } from '../../http/errors.ts';
-import { assertCleanCredential } from '../../http/hostile-input.ts';
 import { IdentifierTakenError } from '../../identity/accounts.ts';
 import { PasswordPolicyError } from '../../identity/passwords.ts';
 import { specPath } from '../../paths.ts';
 import type { Services } from '../../services.ts';
+import { mtsBody } from './body.ts';
 import { mtsError } from './dialect.ts';
 
 const API = 'mts-auth';
@@ -29,26 +29,19 @@ function invalidToken(): ApiError {
   });
 }
 
-/** RFC 6749 §2.3.1: client id and secret are form-encoded inside Basic. */
-function formDecode(s: string): string | undefined {
-  let decoded: string;
-  try {
-    decoded = decodeURIComponent(s.replace(/\+/g, ' '));
-  } catch {
-    return undefined;
-  }
-  assertCleanCredential(decoded, 'Authorization header (Basic credentials)');
-  return decoded;
-}
-
+/** The seed's `User`, with its literal keys. */
 function toUserBody(user: User, activeDomains: boolean): Schemas['User'] {
   return {
-    id: user.id,
-    firstName: user.firstName,
-    lastName: user.lastName,
-    email: user.email ?? '',
-    activeDomains,
+    FirstName: user.firstName,
+    LastName: user.lastName,
+    Email: user.email ?? '',
+    ActiveDomains: activeDomains,
   };
+}
+
+/** The seed's `Domain`, with its literal keys. */
+function toDomainBody(d: Domain): Schemas['Domain'] {
+  return { Id: d.id, Name: d.name, Created_At: d.createdAt.toISOString() };
 }
 
 export const mtsAuthApi = defineApi<Ops>({
@@ -56,6 +49,7 @@ export const mtsAuthApi = defineApi<Ops>({
   mount: '/',
   specPath: specPath(API),
   dialect: mtsError,
+  before: mtsBody,
   handlers: (s: Services) => {
     const { store, tokens, accounts, clients, throttle, config, users } = s;
 
@@ -86,12 +80,24 @@ export const mtsAuthApi = defineApi<Ops>({
     }
 
     return {
+      async authorizationServerMetadata() {
+        return {
+          status: 200,
+          body: {
+            issuer: config.publicUrl,
+            token_endpoint: `${config.publicUrl}/oauth/token`,
+            grant_types_supported: ['password'],
+            response_types_supported: [],
+            response_modes_supported: [],
+            token_endpoint_auth_methods_supported: ['client_secret_basic'],
+            service_documentation: `${config.publicUrl}/docs/mts-auth.html`,
+          },
+        };
+      },
+
       async issueToken(ctx) {
-        const auth = parseAuthorization(ctx.req.headers.authorization);
-        const basic = auth?.scheme === 'basic' ? decodeBasic(auth.credentials) : undefined;
-        const clientId = basic && formDecode(basic.user);
-        const secret = basic && formDecode(basic.password);
-        const client = clientId && secret ? await clients.verify('oauth', clientId, secret) : undefined;
+        const basic = basicClientCredentials(ctx.req.headers.authorization);
+        const client = basic && basic.secret ? await clients.verify('oauth', basic.clientId, basic.secret) : undefined;
         if (!client) throw invalidClient();
 
         const { username, password } = ctx.body;
@@ -116,7 +122,7 @@ export const mtsAuthApi = defineApi<Ops>({
       async getCurrentUser(ctx) {
         // The hot path: the id is on the token row, no second read.
         const row = await authenticatedToken(ctx);
-        return { status: 200, body: { id: row.userId } };
+        return { status: 200, body: { Id: row.userId } };
       },
 
       async createUser(ctx) {
@@ -127,7 +133,7 @@ export const mtsAuthApi = defineApi<Ops>({
             { username: email, email, firstName, lastName, password },
             { api: API, ip: ctx.ip },
           );
-          return { status: 201, headers: { Location: `/user/${user.id}` }, body: { id: user.id } };
+          return { status: 201, headers: { Location: `/user/${user.id}` }, body: user.id };
         } catch (err) {
           if (err instanceof PasswordPolicyError) throw new ApiError('not_acceptable', err.message);
           if (err instanceof IdentifierTakenError) {
@@ -175,7 +181,7 @@ export const mtsAuthApi = defineApi<Ops>({
         if (domains.length === 0) throw new ApiError('not_found', 'The user belongs to no domain.');
         return {
           status: 200,
-          body: domains.map((d) => ({ id: d.id, name: d.name, created_at: d.createdAt.toISOString() })),
+          body: domains.map(toDomainBody),
         };
       },
 
@@ -186,7 +192,7 @@ export const mtsAuthApi = defineApi<Ops>({
         if (user.role !== 'ADMIN' && !(await store.domains.isMember(domain.id, user.id))) {
           throw new ApiError('forbidden', 'You are not a member of this domain.');
         }
-        return { status: 200, body: { id: domain.id, name: domain.name, created_at: domain.createdAt.toISOString() } };
+        return { status: 200, body: toDomainBody(domain) };
       },
     };
   },

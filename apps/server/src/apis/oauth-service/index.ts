@@ -12,11 +12,13 @@ import { ThrottledError } from '../../identity/throttle.ts';
 import { specPath } from '../../paths.ts';
 import type { Services } from '../../services.ts';
 import { oauthBody } from './body.ts';
+import { authenticateClient, invalidClient } from './client-auth.ts';
 import { oauthError } from './dialect.ts';
+import { OAUTH_SERVICE_MOUNT, oauthServiceMetadata } from './metadata.ts';
 import { rfc3339Seconds } from '../../http/rfc3339.ts';
 
 const API = 'oauth-service';
-const MOUNT = '/api/oauth';
+const MOUNT = OAUTH_SERVICE_MOUNT;
 type Ops = oauthService.operations;
 type Schemas = oauthService.components['schemas'];
 
@@ -45,7 +47,13 @@ function toUserBody(user: User): Schemas['User'] {
 }
 
 function tokenBody(t: SessionTokens): Schemas['TokenResponse'] {
-  return { access_token: t.accessToken, refresh_token: t.refreshToken, expire_at: rfc3339Seconds(t.expiresAt), token_type: 'Bearer' };
+  return {
+    access_token: t.accessToken,
+    refresh_token: t.refreshToken,
+    expire_at: rfc3339Seconds(t.expiresAt),
+    expires_in: t.expiresIn,
+    token_type: 'Bearer',
+  };
 }
 
 /**
@@ -76,7 +84,7 @@ export const oauthServiceApi = defineApi<Ops>({
   dialect: oauthError,
   before: oauthBody,
   handlers: (s: Services) => {
-    const { store, tokens, accounts, clients, throttle, config, mailer, passwords, log } = s;
+    const { store, tokens, accounts, clients, throttle, config, mailer, passwords, log, users } = s;
     const sessions = new RefreshSessions(tokens, store, { api: API, accessTtl: config.tokens.accessTtl });
     const links = new MailedLinks(
       { store, mailer, passwords, throttle, log },
@@ -98,6 +106,42 @@ export const oauthServiceApi = defineApi<Ops>({
       const session = token ? await sessions.authenticate(token) : undefined;
       if (!session) throw unauthorized();
       return session;
+    }
+
+    type Introspection = Schemas['IntrospectionResponse'];
+    /**
+     * RFC 7662: the same live checks as every other endpoint (the session JWT
+     * and its session row, the refresh token's row, through the live-token
+     * cache), so a revocation anywhere is `active: false` at once.
+     */
+    async function introspect(token: string, hint: string | undefined): Promise<Introspection> {
+      const looksLikeJwt = /^[\w-]+\.[\w-]+\.[\w-]+$/.test(token);
+      const asAccess = async (): Promise<Introspection | undefined> => {
+        if (!looksLikeJwt) return undefined;
+        const live = await sessions.authenticate(token);
+        const claims = live && tokens.decodeSessionJwt(API, token);
+        if (!live || !claims) return undefined;
+        return { active: true, token_type: 'Bearer', sub: live.user.id, username: live.user.username, aud: API, exp: claims.exp };
+      };
+      const asRefresh = async (): Promise<Introspection | undefined> => {
+        const row = await tokens.findOpaque(API, 'refresh', token);
+        const user = row && (await users.byId(row.userId));
+        if (!row || !user || user.disabled) return undefined;
+        return {
+          active: true,
+          token_type: 'refresh_token',
+          sub: user.id,
+          username: user.username,
+          aud: API,
+          ...(row.expiresAt ? { exp: Math.floor(row.expiresAt.getTime() / 1000) } : {}),
+        };
+      };
+      const order = hint === 'refresh_token' ? [asRefresh, asAccess] : [asAccess, asRefresh];
+      for (const attempt of order) {
+        const found = await attempt();
+        if (found) return found;
+      }
+      return { active: false };
     }
 
     type RegisterFields = Schemas['RegisterRequest'];
@@ -141,9 +185,13 @@ export const oauthServiceApi = defineApi<Ops>({
 
       token: guard<Ops['token']>(async (ctx) => {
         const body = ctx.body;
-        const client = await clients.find('oauth', body.client_id);
-        if (!client) throw new ApiError('bad_request', 'Unknown client_id.', { code: 'invalid_client' });
-        if (body.grant_type === 'refresh_token') {
+        const { client, method } = await authenticateClient(clients, ctx.req, body);
+        // The refresh-token grant is the seed's, open to its public client_id;
+        // a client with a secret must use it for the password grant (RFC 6749 §4.3.2).
+        if (body.grant_type !== 'refresh_token' && method === 'none' && client.secretHash) {
+          throw invalidClient('This client has a secret: authenticate with it (HTTP Basic or client_secret) for the password grant.');
+        }
+        if (body.grant_type !== 'password') {
           const session = await sessions.refresh(body.refresh_token, client.id);
           if (!session) throw invalidGrant('The refresh token is unknown or was revoked.');
           return { status: 200, headers: NO_STORE, body: tokenBody(session) };
@@ -153,6 +201,14 @@ export const oauthServiceApi = defineApi<Ops>({
         const session = await sessions.start(result.user.id, client.id);
         return { status: 200, headers: NO_STORE, body: tokenBody(session) };
       }),
+
+      introspect: guard<Ops['introspect']>(async (ctx) => {
+        const { method } = await authenticateClient(clients, ctx.req, ctx.body);
+        if (method === 'none') throw invalidClient('Introspection needs client authentication: HTTP Basic or client_id with client_secret.');
+        return { status: 200, headers: NO_STORE, body: await introspect(ctx.body.token, ctx.body.token_type_hint) };
+      }),
+
+      authorizationServerMetadata: async () => ({ status: 200, body: oauthServiceMetadata(config) }),
 
       revoke: guard<Ops['revoke']>(async (ctx) => {
         const token = bearerToken(ctx.req.headers.authorization);
