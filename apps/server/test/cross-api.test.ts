@@ -10,7 +10,7 @@ import {
   createOauthServiceClient,
   createUserTokenAuthClient,
   PolyauthError,
-} from '@polyauth/client';
+} from '../../../packages/client/src/index.ts';
 import { newTotpSecret, totpCode } from '../src/identity/totp.ts';
 import { startServer, type TestServer } from './harness.ts';
 import { uniqueEmail } from './helpers.ts';
