@@ -6,7 +6,7 @@ import globals from 'globals';
 
 export default tseslint.config(
   {
-    ignores: ['**/node_modules/**', 'packages/api-types/src/**', 'apps/docs/dist/**', '.data/**', 'coverage/**', '.turbo/**'],
+    ignores: ['**/node_modules/**', 'packages/api-types/src/**', 'apps/docs/dist/**', 'packages/*/dist/**', '.data/**', 'coverage/**', '.turbo/**'],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,

@@ -10,7 +10,7 @@ import {
   createOauthServiceClient,
   createUserTokenAuthClient,
   PolyauthError,
-} from '@polyauth/client';
+} from '../../../packages/client/src/index.ts';
 import { newTotpSecret, totpCode } from '../src/identity/totp.ts';
 import { startServer, type TestServer } from './harness.ts';
 import { uniqueEmail } from './helpers.ts';
@@ -80,11 +80,11 @@ async function makeUser(env: Env, opts: { totp?: boolean } = {}): Promise<User &
 function signIns(env: Env): Record<Api, (identifier: string, password: string, code?: string) => Promise<Answer>> {
   const baseUrl = env.srv.baseUrl;
   return {
-    'mts-auth': (id, pw) => answer(() => createMtsAuthClient({ baseUrl, ...env.oauth }).login(id, pw)),
-    'mint-auth': (id, pw) => answer(() => createMintAuthClient({ baseUrl }).signIn(id, pw)),
-    'user-token-auth': (id, pw) => answer(() => createUserTokenAuthClient({ baseUrl, credentials: { username: id, password: pw } }).login()),
-    'oauth-service': (id, pw) => answer(() => createOauthServiceClient({ baseUrl, ...env.oauth }).login(id, pw)),
-    'auth-v3': (id, pw, code) => answer(() => createAuthV3Client({ baseUrl }).login(id, pw, code)),
+    'mts-auth': (id, pw) => answer(() => createMtsAuthClient({ baseUrl, ...env.oauth }).signIn({ username: id, password: pw })),
+    'mint-auth': (id, pw) => answer(() => createMintAuthClient({ baseUrl }).signIn({ username: id, password: pw })),
+    'user-token-auth': (id, pw) => answer(() => createUserTokenAuthClient({ baseUrl }).signIn({ username: id, password: pw })),
+    'oauth-service': (id, pw) => answer(() => createOauthServiceClient({ baseUrl, ...env.oauth }).signIn({ username: id, password: pw })),
+    'auth-v3': (id, pw, code) => answer(() => createAuthV3Client({ baseUrl }).signIn({ username: id, password: pw, code })),
   };
 }
 
@@ -104,12 +104,12 @@ function probes(env: Env): Record<Api, (token: string) => Promise<Answer>> {
       });
       return { status: response.status, body: data ?? error };
     },
-    'mint-auth': (token) => answer(() => createMintAuthClient({ baseUrl, userToken: token }).tokenInfo()),
+    'mint-auth': (token) => answer(() => createMintAuthClient({ baseUrl, userToken: token }).currentUser()),
     'user-token-auth': (token) => answer(() => createUserTokenAuthClient({ baseUrl, token }).bump()),
     // The user's email is verified, so this sends nothing: it only authenticates.
     'oauth-service': (token) =>
       answer(() => createOauthServiceClient({ baseUrl, ...env.oauth, session: { accessToken: token } }).sendEmailLink()),
-    'auth-v3': (token) => answer(() => createAuthV3Client({ baseUrl, token }).whoAmI()),
+    'auth-v3': (token) => answer(() => createAuthV3Client({ baseUrl, token }).currentUser()),
   };
 }
 
@@ -184,14 +184,14 @@ async function webSessionAs(env: Env, target: User): Promise<{ cookie: string; a
   await store.domains.addMember(domain.id, admin.id);
   await store.domains.addMember(domain.id, target.id);
   const v3 = createAuthV3Client({ baseUrl: env.srv.baseUrl });
-  await v3.login(admin.username, PASSWORD);
-  const forWeb = await v3.loginOther(target.username);
+  await v3.signIn({ username: admin.username, password: PASSWORD });
+  const forWeb = await v3.signInAs(target.username);
   const r = await fetch(v3.authByTokenUrl(forWeb.token, '/web/'), { redirect: 'manual' });
   expect(r.status).toBe(303);
   const cookie = /^(polyauth_web=[^;]+);/.exec(r.headers.get('set-cookie') ?? '')?.[1];
   if (!cookie) throw new Error(`authByToken set no session cookie: ${r.headers.get('set-cookie')}`);
   // A second loginOther token, kept unused: an auth-v3 token of the target too.
-  const kept = await v3.loginOther(target.username);
+  const kept = await v3.signInAs(target.username);
   return { cookie, adminToken: v3.token!, loginOtherToken: kept.token };
 }
 
@@ -251,25 +251,25 @@ describe('one person, five APIs', () => {
 
     // Sign in through all five, with the username or the email.
     const mts = createMtsAuthClient({ baseUrl, ...env.oauth });
-    await mts.login(email, PASSWORD);
-    expect(await mts.me()).toEqual({ Id: id });
+    await mts.signIn({ username: email, password: PASSWORD });
+    expect(await mts.currentUser()).toMatchObject({ Email: email });
 
     const mint = createMintAuthClient({ baseUrl });
-    expect(await mint.signIn(username, PASSWORD)).toMatchObject({ user: Number(id), token_type: 'user' });
-    expect(await mint.tokenInfo()).toEqual({ user: Number(id), token_type: 'user' });
+    expect(await mint.signIn({ username, password: PASSWORD })).toMatchObject({ user: Number(id), token_type: 'user' });
+    expect(await mint.currentUser()).toEqual({ user: Number(id), token_type: 'user' });
 
-    const uta = createUserTokenAuthClient({ baseUrl, credentials: { username: email, password: PASSWORD } });
-    await uta.login();
+    const uta = createUserTokenAuthClient({ baseUrl });
+    await uta.signIn({ username: email, password: PASSWORD });
     expect((await uta.bump()).lastLoginTime).toEqual(expect.any(String));
 
     const oauthLogin = createOauthServiceClient({ baseUrl, ...env.oauth });
-    await oauthLogin.login(username, PASSWORD);
+    await oauthLogin.signIn({ username: username, password: PASSWORD });
     const refreshed = await oauthLogin.refresh();
     expect(refreshed.refresh_token).toBe(oauthLogin.session.refreshToken);
 
     const v3 = createAuthV3Client({ baseUrl });
-    await v3.login(username, PASSWORD);
-    expect(await v3.whoAmI()).toMatchObject({ id: Number(id), userName: username });
+    await v3.signIn({ username: username, password: PASSWORD });
+    expect(await v3.currentUser()).toMatchObject({ id: Number(id), userName: username });
 
     const web = await webSessionAs(env, (await env.srv.services.store.users.byId(id))!);
     expect(await webUser(env, web.cookie)).toBe(username);
@@ -333,7 +333,7 @@ describe('tokens are scoped to the API that issued them', () => {
     await env.srv.services.store.users.update(user.id, { emailVerifiedAt: new Date() });
     tokens = await signInEverywhere(env, user.username, user.id);
     const oauth = createOauthServiceClient({ baseUrl: env.srv.baseUrl, ...env.oauth });
-    await oauth.login(user.username, PASSWORD);
+    await oauth.signIn({ username: user.username, password: PASSWORD });
     oauthRefresh = oauth.session.refreshToken!;
   });
 
@@ -453,7 +453,7 @@ describe('a disabled user', () => {
     await env.srv.services.store.users.update(user.id, { emailVerifiedAt: new Date() });
     const tokens = await signInEverywhere(env, user.username, user.id);
     const oauth = createOauthServiceClient({ baseUrl: env.srv.baseUrl, ...env.oauth });
-    await oauth.login(user.email!, PASSWORD);
+    await oauth.signIn({ username: user.email!, password: PASSWORD });
     const web = await webSessionAs(env, user);
     expect(await probeAll(env, tokens)).toEqual(APIS.map((api) => [api, accepted(api, user.id)]));
     expect(await webUser(env, web.cookie)).toBe(user.username);

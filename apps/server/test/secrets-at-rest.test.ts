@@ -17,7 +17,7 @@ import {
   createMtsAuthClient,
   createOauthServiceClient,
   createUserTokenAuthClient,
-} from '@polyauth/client';
+} from '../../../packages/client/src/index.ts';
 import { isSealed } from '@polyauth/store';
 import { newTotpSecret, totpCode } from '../src/identity/totp.ts';
 import { startServer, type TestServer } from './harness.ts';
@@ -103,11 +103,11 @@ describe('secrets at rest and in logs', () => {
     const email = uniqueEmail('secret');
     const username = email.split('@')[0]!;
     const password = keep('password', 'Secret-Password-Alpha-0001');
-    const oauthApi = createOauthServiceClient({ baseUrl, clientId: oauth.clientId });
+    const oauthApi = createOauthServiceClient({ baseUrl, ...oauth });
     const reg = await oauthApi.register({ username, email, password, accept_terms: 1 });
     keep('oauth-service register access token', reg.access_token);
     keep('oauth-service register refresh token', reg.refreshToken);
-    const signedIn = await oauthApi.login(username, password);
+    const signedIn = await oauthApi.signIn({ username, password });
     keep('oauth-service access token', signedIn.access_token);
     keep('oauth-service refresh token', signedIn.refresh_token);
     keep('oauth-service refreshed access token', (await oauthApi.refresh()).access_token);
@@ -122,24 +122,24 @@ describe('secrets at rest and in logs', () => {
     const mtsEmail = uniqueEmail('secret-mts');
     const mtsPassword = keep('mts-auth password', 'Secret-Password-Bravo-0002');
     await mts.register({ email: mtsEmail, password: mtsPassword, firstName: 'M', lastName: 'T' });
-    keep('mts-auth access token', (await mts.login(mtsEmail, mtsPassword)).access_token);
-    await mts.me();
+    keep('mts-auth access token', (await mts.signIn({ username: mtsEmail, password: mtsPassword })).access_token);
+    await mts.currentUser();
 
     // mint-auth: sign up with the application, sign in with and without it.
     const mintApp = createMintAuthClient({ baseUrl, application: app });
     const mintUser = uniqueEmail('secret-mint').split('@')[0]!;
     const mintPassword = keep('mint-auth password', 'Secret-Password-Charlie-0003');
     keep('mint-auth register token', (await mintApp.register({ username: mintUser, password: mintPassword, firstname: 'Mi', lastname: 'Nt' })).access_token);
-    keep('mint-auth application token', (await mintApp.signIn(mintUser, mintPassword)).access_token);
+    keep('mint-auth application token', (await mintApp.signIn({ username: mintUser, password: mintPassword })).access_token);
     const mint = createMintAuthClient({ baseUrl });
-    keep('mint-auth user token', (await mint.signIn(username, password)).access_token);
-    await mint.tokenInfo();
+    keep('mint-auth user token', (await mint.signIn({ username, password })).access_token);
+    await mint.currentUser();
 
     // user-token-auth: sign in (with an expiry), bump, log out.
-    const uta = createUserTokenAuthClient({ baseUrl, credentials: { username, password } });
-    keep('user-token-auth token', (await uta.login({ expirationTime: new Date(Date.now() + 3_600_000).toISOString() })).token);
+    const uta = createUserTokenAuthClient({ baseUrl });
+    keep('user-token-auth token', (await uta.signIn({ username, password }, { expirationTime: new Date(Date.now() + 3_600_000).toISOString() })).token);
     await uta.bump();
-    await uta.logout();
+    await uta.signOut();
 
     // auth-v3: an ADMIN with TOTP signs in with a code, signs in as the user, and the web link is used.
     const adminEmail = uniqueEmail('secret-admin');
@@ -156,22 +156,22 @@ describe('secrets at rest and in logs', () => {
     const totpSecret = keep('TOTP secret', newTotpSecret());
     await s.store.users.setTotp(admin.id, totpSecret);
     const v3 = createAuthV3Client({ baseUrl });
-    keep('auth-v3 token', (await v3.login(admin.username, adminPassword, totpCode(totpSecret))).token);
-    const other = keep('auth-v3 loginOther token', (await v3.loginOther(user.username)).token);
-    await v3.whoAmI();
+    keep('auth-v3 token', (await v3.signIn({ username: admin.username, password: adminPassword, code: totpCode(totpSecret) })).token);
+    const other = keep('auth-v3 loginOther token', (await v3.signInAs(user.username)).token);
+    await v3.currentUser();
     const web = await fetch(v3.authByTokenUrl(other, '/web/'), { redirect: 'manual' });
     expect(web.status).toBe(303);
     keep('web session cookie', /polyauth_web=([^;]+)/.exec(web.headers.get('set-cookie') ?? '')?.[1]);
-    await v3.logout();
+    await v3.signOut();
 
     // Password reset through the outbox, then every session of the user revoked.
     await oauthApi.resetPassword(email);
     const resetToken = keep('password reset token', await mailedToken(email, seenMail));
     const newPassword = keep('new password', 'Secret-Password-Echo-0005');
     await oauthApi.confirmResetPassword(resetToken, newPassword);
-    const again = createOauthServiceClient({ baseUrl, clientId: oauth.clientId });
-    keep('refresh token after reset', (await again.login(username, newPassword)).refresh_token);
-    await again.revoke();
+    const again = createOauthServiceClient({ baseUrl, ...oauth });
+    keep('refresh token after reset', (await again.signIn({ username, password: newPassword })).refresh_token);
+    await again.signOut();
     await s.lastLogins.flush();
 
     // The TOTP secret is sealed in its row, and the server still opens it.

@@ -1,12 +1,19 @@
-import createClient, { type Client, type Middleware } from 'openapi-fetch';
+import createClient, { type Middleware } from 'openapi-fetch';
 import type { mintAuth } from '@polyauth/api-types';
-import { apiBaseUrl, PolyauthError, type BaseClientOptions } from './common.ts';
+import { apiBaseUrl, PolyauthError, type BaseClientOptions, type Credentials } from './common.ts';
+import { checked, type ApiClient } from './paths.ts';
 
 type Schemas = mintAuth.components['schemas'];
-export type MintAuthError = Schemas['Error'];
+export type MintAuthErrorBody = Schemas['Error'];
 export type MintAccessToken = Schemas['AccessToken'];
 export type MintTokenInfo = Schemas['TokenInfo'];
 export type MintSignup = Omit<Schemas['SignupGrant'], 'grant_type'>;
+
+/** An error answer of mint-auth: `{response}`. */
+export class MintAuthError extends PolyauthError<MintAuthErrorBody> {
+  override name = 'MintAuthError';
+  declare readonly api: 'mint-auth';
+}
 
 export const MINT_AUTH_MOUNT = '/mint/api/v1';
 
@@ -22,17 +29,20 @@ export interface MintAuthClientOptions extends BaseClientOptions {
 
 export interface MintAuthClient {
   /** The typed openapi-fetch client: every operation of specs/mint-auth.yaml, auth headers added. */
-  readonly api: Client<mintAuth.paths>;
+  readonly api: ApiClient<mintAuth.paths>;
   /** The user token in use, if signed in. */
   readonly userToken: string | undefined;
-  /** Password grant; keeps the token and sends it on every later call. */
-  signIn(username: string, password: string): Promise<MintAccessToken>;
+  /** Password grant (POST /auth/authorize); keeps the token and sends it on every later call. */
+  signIn(credentials: Credentials): Promise<MintAccessToken>;
+  /**
+   * Forgets the token. mint-auth has no sign-out operation: the token stays
+   * valid on the server until it expires or an administrator revokes it.
+   */
+  signOut(): Promise<void>;
+  /** The signed-in user and token type (GET /auth/token_info). */
+  currentUser(): Promise<MintTokenInfo>;
   /** Sign-up (POST /auth/register, Application authentication); keeps the new user's token. */
   register(user: MintSignup): Promise<MintAccessToken>;
-  /** GET /auth/token_info with the kept token. */
-  tokenInfo(): Promise<MintTokenInfo>;
-  /** Forgets the token (it stays valid on the server until it expires or is revoked). */
-  signOut(): void;
 }
 
 /** `Authorization: Application <application id>:<application secret>`. */
@@ -82,13 +92,14 @@ async function isSignupGrant(request: Request): Promise<boolean> {
 }
 
 function fail(status: number, body: unknown): never {
-  const e = body as Partial<MintAuthError> | undefined;
-  throw new PolyauthError(status, body as MintAuthError, e?.response ?? `mint-auth answered ${status}`);
+  const e = body as Partial<MintAuthErrorBody> | undefined;
+  throw new MintAuthError('mint-auth', status, body as MintAuthErrorBody, e?.response ?? `mint-auth answered ${status}`);
 }
 
+/** A client of mint-auth (`/mint/api/v1`). */
 export function createMintAuthClient(opts: MintAuthClientOptions): MintAuthClient {
   let userToken = opts.userToken;
-  const api = createClient<mintAuth.paths>({ baseUrl: apiBaseUrl(opts.baseUrl, MINT_AUTH_MOUNT), fetch: opts.fetch });
+  const api = checked(createClient<mintAuth.paths>({ baseUrl: apiBaseUrl(opts.baseUrl, MINT_AUTH_MOUNT), fetch: opts.fetch }));
   api.use(mintAuthMiddleware({ application: () => opts.application, userToken: () => userToken }));
 
   return {
@@ -96,7 +107,7 @@ export function createMintAuthClient(opts: MintAuthClientOptions): MintAuthClien
     get userToken() {
       return userToken;
     },
-    async signIn(username, password) {
+    async signIn({ username, password }) {
       const { data, error, response } = await api.POST('/auth/authorize', {
         body: { grant_type: 'password', username, password },
       });
@@ -110,13 +121,13 @@ export function createMintAuthClient(opts: MintAuthClientOptions): MintAuthClien
       userToken = data.access_token;
       return data;
     },
-    async tokenInfo() {
+    async signOut() {
+      userToken = undefined;
+    },
+    async currentUser() {
       const { data, error, response } = await api.GET('/auth/token_info');
       if (!data) fail(response.status, error);
       return data;
-    },
-    signOut() {
-      userToken = undefined;
     },
   };
 }

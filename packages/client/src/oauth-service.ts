@@ -1,11 +1,18 @@
-import createClient, { type Client, type Middleware } from 'openapi-fetch';
+import createClient, { type Middleware } from 'openapi-fetch';
 import type { oauthService } from '@polyauth/api-types';
-import { apiBaseUrl, FORM, formBody, PolyauthError, type BaseClientOptions } from './common.ts';
+import { apiBaseUrl, FORM, formBody, NotSignedInError, PolyauthError, type BaseClientOptions, type Credentials } from './common.ts';
+import { checked, type ApiClient } from './paths.ts';
 
 type Schemas = oauthService.components['schemas'];
-export type OauthServiceError = Schemas['Error'];
+export type OauthServiceErrorBody = Schemas['Error'];
 export type OauthServiceRegistration = Schemas['Registration'];
 export type OauthServiceTokens = Schemas['TokenResponse'];
+
+/** An error answer of oauth-service: `{error, message}`. */
+export class OauthServiceError extends PolyauthError<OauthServiceErrorBody> {
+  override name = 'OauthServiceError';
+  declare readonly api: 'oauth-service';
+}
 
 export interface OauthServiceSession {
   accessToken: string | undefined;
@@ -19,7 +26,7 @@ export interface OauthServiceClientOptions extends BaseClientOptions {
    * The client's secret, when it has one: sent with HTTP Basic
    * (`client_secret_basic`, RFC 6749 §2.3.1) on every token request, and
    * required for the password grant. Without it the client names itself by
-   * `client_id` alone, as the seed's public client does.
+   * `client_id` alone, as the legacy document's public client does.
    */
   clientSecret?: string;
   /** Tokens of an earlier session, to resume it. */
@@ -30,21 +37,24 @@ export interface OauthServiceClientOptions extends BaseClientOptions {
 
 export interface OauthServiceClient {
   /** The typed openapi-fetch client: every operation of specs/oauth-service.yaml, with the bearer token and automatic refresh. */
-  readonly api: Client<oauthService.paths>;
+  readonly api: ApiClient<oauthService.paths>;
   readonly session: Readonly<OauthServiceSession>;
-  /** Registers (POST JSON) and keeps the new user's tokens. */
-  register(user: Schemas['RegisterRequest']): Promise<OauthServiceRegistration>;
-  /** Password grant (username or email); keeps the tokens. */
-  login(username: string, password: string): Promise<OauthServiceTokens>;
+  /** Password grant (POST /token; `username` may be the email address); keeps the tokens. */
+  signIn(credentials: Credentials): Promise<OauthServiceTokens>;
   /**
-   * A fresh access token from the refresh token. Concurrent callers share one
-   * request. Called on its own when a call answers 401.
+   * POST /revoke: revokes the refresh token and its access tokens on the
+   * server; the client forgets them even when that call fails.
+   */
+  signOut(): Promise<void>;
+  /**
+   * A fresh access token from the refresh token (refresh_token grant).
+   * Concurrent callers share one request. Called on its own, once, when a
+   * call with the access token answers 401; a refused refresh token ends the
+   * session (both tokens forgotten).
    */
   refresh(): Promise<OauthServiceTokens>;
-  /** Revokes the refresh token and its access tokens on the server, and forgets them. */
-  revoke(): Promise<void>;
-  /** Forgets the tokens (they stay valid on the server: see `revoke`). */
-  logout(): void;
+  /** Registers (POST JSON) and keeps the new user's tokens. */
+  register(user: Schemas['RegisterRequest']): Promise<OauthServiceRegistration>;
   resetPassword(email: string): Promise<void>;
   confirmResetPassword(token: string, password: string): Promise<void>;
   sendEmailLink(): Promise<void>;
@@ -53,12 +63,13 @@ export interface OauthServiceClient {
 }
 
 function fail(status: number, body: unknown): never {
-  const e = body as Partial<OauthServiceError> | undefined;
-  throw new PolyauthError(status, body as OauthServiceError, e?.message ?? `oauth-service answered ${status}`);
+  const e = body as Partial<OauthServiceErrorBody> | undefined;
+  throw new OauthServiceError('oauth-service', status, body as OauthServiceErrorBody, e?.message ?? `oauth-service answered ${status}`);
 }
 
 const JSON_ACCEPT = { accept: 'application/json' };
 
+/** A client of oauth-service (`/api/oauth`), with automatic refresh. */
 /** How a token request names the client: Basic with a secret, else the public client_id in the body. */
 function clientAuthentication(clientId: string, secret: string | undefined): { headers: Record<string, string>; body: { client_id?: string } } {
   if (secret === undefined) return { headers: { 'content-type': FORM }, body: { client_id: clientId } };
@@ -73,7 +84,7 @@ export function createOauthServiceClient(opts: OauthServiceClientOptions): Oauth
     accessToken: opts.session?.accessToken,
     refreshToken: opts.session?.refreshToken,
   };
-  const api = createClient<oauthService.paths>({ baseUrl: apiBaseUrl(opts.baseUrl, '/api/oauth'), fetch: fetchImpl });
+  const api = checked(createClient<oauthService.paths>({ baseUrl: apiBaseUrl(opts.baseUrl, '/api/oauth'), fetch: fetchImpl }));
   const client = clientAuthentication(opts.clientId, opts.clientSecret);
 
   function setSession(next: OauthServiceSession): void {
@@ -85,7 +96,7 @@ export function createOauthServiceClient(opts: OauthServiceClientOptions): Oauth
   let refreshing: Promise<OauthServiceTokens> | undefined;
   async function doRefresh(): Promise<OauthServiceTokens> {
     const refreshToken = session.refreshToken;
-    if (!refreshToken) throw new PolyauthError(401, undefined, 'No refresh token: sign in first.');
+    if (!refreshToken) throw new NotSignedInError('oauth-service', 'oauth-service: no refresh token (call signIn first)');
     const { data, error, response } = await api.POST('/token', {
       body: { grant_type: 'refresh_token', ...client.body, refresh_token: refreshToken },
       headers: client.headers,
@@ -93,7 +104,7 @@ export function createOauthServiceClient(opts: OauthServiceClientOptions): Oauth
     });
     if (!data) {
       // A dead refresh token: the session is over.
-      if (response.status === 400 && (error as Partial<OauthServiceError> | undefined)?.error === 'invalid_grant') {
+      if (response.status === 400 && (error as Partial<OauthServiceErrorBody> | undefined)?.error === 'invalid_grant') {
         setSession({ accessToken: undefined, refreshToken: undefined });
       }
       fail(response.status, error);
@@ -150,7 +161,7 @@ export function createOauthServiceClient(opts: OauthServiceClientOptions): Oauth
       setSession({ accessToken: data.access_token, refreshToken: data.refreshToken });
       return data;
     },
-    async login(username, password) {
+    async signIn({ username, password }) {
       const { data, error, response } = await api.POST('/token', {
         body: { grant_type: 'password', ...client.body, username, password },
         headers: client.headers,
@@ -160,15 +171,17 @@ export function createOauthServiceClient(opts: OauthServiceClientOptions): Oauth
       setSession({ accessToken: data.access_token, refreshToken: data.refresh_token });
       return data;
     },
+    async signOut() {
+      if (!session.accessToken && !session.refreshToken) return;
+      try {
+        if (!session.accessToken) await refresh();
+        const { data, error, response } = await api.POST('/revoke');
+        if (!data) fail(response.status, error);
+      } finally {
+        if (session.accessToken || session.refreshToken) setSession({ accessToken: undefined, refreshToken: undefined });
+      }
+    },
     refresh,
-    async revoke() {
-      const { data, error, response } = await api.POST('/revoke');
-      if (!data) fail(response.status, error);
-      setSession({ accessToken: undefined, refreshToken: undefined });
-    },
-    logout() {
-      setSession({ accessToken: undefined, refreshToken: undefined });
-    },
     async resetPassword(email) {
       const { data, error, response } = await api.POST('/reset_password', { body: { email } });
       if (!data) fail(response.status, error);

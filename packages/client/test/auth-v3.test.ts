@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { createAuthV3Client, PolyauthError, type AuthV3Error } from '../src/index.ts';
+import { createAuthV3Client, PolyauthError, AuthV3Error, NotSignedInError } from '../src/index.ts';
 // The client never imports the server; its tests start one to talk to over real HTTP.
 import { startServer, type TestServer } from '../../../apps/server/test/harness.ts';
 import { newTotpSecret, totpCode } from '../../../apps/server/src/identity/totp.ts';
@@ -25,35 +25,46 @@ afterAll(async () => {
   await srv?.close();
 });
 
-async function rejection(p: Promise<unknown>): Promise<PolyauthError<AuthV3Error>> {
+async function rejection(p: Promise<unknown>): Promise<AuthV3Error> {
   const err = await p.then(
     () => undefined,
     (e: unknown) => e,
   );
+  expect(err).toBeInstanceOf(AuthV3Error);
   expect(err).toBeInstanceOf(PolyauthError);
-  return err as PolyauthError<AuthV3Error>;
+  expect(err).toMatchObject({ name: 'AuthV3Error', api: 'auth-v3' });
+  return err as AuthV3Error;
 }
 
 describe('createAuthV3Client', () => {
-  test('login, whoAmI, logout', async () => {
+  test('signIn, currentUser, signOut', async () => {
     const c = createAuthV3Client({ baseUrl: `${srv.baseUrl}/` });
-    const login = await c.login('client-admin', PASSWORD);
+    const login = await c.signIn({ username: 'client-admin', password: PASSWORD });
     expect(login.user).toEqual({ id: Number(admin.id), firstName: 'Admin', lastName: 'Test', userName: 'client-admin', role: 'ADMIN' });
     expect(c.token).toBe(login.token);
     expect(c.token).toMatch(new RegExp(`^${admin.id}-[0-9a-f]{32}$`));
-    expect((await c.whoAmI()).userName).toBe('client-admin');
+    expect((await c.currentUser()).userName).toBe('client-admin');
     const kept = c.token!;
-    await c.logout();
+    await c.signOut();
     expect(c.token).toBeUndefined();
     const again = createAuthV3Client({ baseUrl: srv.baseUrl, token: kept });
-    const err = await rejection(again.whoAmI());
+    const err = await rejection(again.currentUser());
     expect(err.status).toBe(401);
     expect(err.body.errorCode).toBe('AuthTokenInvalid');
+    // signed out already: nothing to do
+    await c.signOut();
+  });
+
+  test('signOut forgets the token even when the server refuses it', async () => {
+    const c = createAuthV3Client({ baseUrl: srv.baseUrl, token: '1-00000000000000000000000000000000' });
+    const err = await rejection(c.signOut());
+    expect(err.status).toBe(401);
+    expect(c.token).toBeUndefined();
   });
 
   test('a wrong password is a PolyauthError with the dialect body', async () => {
     const c = createAuthV3Client({ baseUrl: srv.baseUrl });
-    const err = await rejection(c.login('client-admin', 'wrong password!'));
+    const err = await rejection(c.signIn({ username: 'client-admin', password: 'wrong password!' }));
     expect(err.status).toBe(401);
     expect(err.body).toEqual({ errorCode: 'AuthInvalidCredentials', errorDescription: expect.any(String) });
     expect(err.message).toBe(err.body.errorDescription);
@@ -65,21 +76,21 @@ describe('createAuthV3Client', () => {
     const u = await srv.services.accounts.register({ username: 'client-2fa', password: PASSWORD }, { api: 'test', ip: '127.0.0.1' });
     await srv.services.store.users.setTotp(u.id, secret);
     const c = createAuthV3Client({ baseUrl: srv.baseUrl });
-    const err = await rejection(c.login('client-2fa', PASSWORD));
+    const err = await rejection(c.signIn({ username: 'client-2fa', password: PASSWORD }));
     expect(err.body.errorCode).toBe('AuthAccountTwoFactorProtected');
     // Stay clear of a step boundary so the code is the server's current one.
     const into = Date.now() % 30_000;
     if (into > 28_000) await new Promise((r) => setTimeout(r, 30_000 - into + 50));
-    expect((await c.login('client-2fa', PASSWORD, totpCode(secret))).user.userName).toBe('client-2fa');
+    expect((await c.signIn({ username: 'client-2fa', password: PASSWORD, code: totpCode(secret) })).user.userName).toBe('client-2fa');
   });
 
-  test('loginOther and the web sign-in link', async () => {
+  test('signInAs and the web sign-in link', async () => {
     const c = createAuthV3Client({ baseUrl: srv.baseUrl });
-    await c.login('client-admin', PASSWORD);
-    const other = await c.loginOther('client-linguist');
+    await c.signIn({ username: 'client-admin', password: PASSWORD });
+    const other = await c.signInAs('client-linguist');
     expect(other.user.id).toBe(Number(linguist.id));
     expect(c.token).not.toBe(other.token);
-    expect((await c.whoAmI()).userName).toBe('client-admin');
+    expect((await c.currentUser()).userName).toBe('client-admin');
 
     const link = c.authByTokenUrl(other.token, '/web/');
     expect(link).toBe(`${srv.baseUrl}/web/login/authByToken?token=${other.token}&url=%2Fweb%2F`);
@@ -89,17 +100,18 @@ describe('createAuthV3Client', () => {
     const page = await fetch(`${srv.baseUrl}/web/`, { headers: { cookie: r.headers.get('set-cookie')!.split(';')[0]! } });
     expect(await page.text()).toContain('client-linguist');
 
-    const consumed = await rejection(createAuthV3Client({ baseUrl: srv.baseUrl, token: other.token }).loginOther('client-admin'));
+    const consumed = await rejection(createAuthV3Client({ baseUrl: srv.baseUrl, token: other.token }).signInAs('client-admin'));
     expect(consumed.status).toBe(401); // used up by the web sign-in
     const lc = createAuthV3Client({ baseUrl: srv.baseUrl });
-    await lc.login('client-linguist', PASSWORD);
-    const refused = await rejection(lc.loginOther('client-admin'));
+    await lc.signIn({ username: 'client-linguist', password: PASSWORD });
+    const refused = await rejection(lc.signInAs('client-admin'));
     expect(refused.status).toBe(403);
     expect(refused.body.errorCode).toBe('AuthForbidden');
   });
 
-  test('calls that need a token fail clearly before login', async () => {
+  test('calls that need a token fail clearly before signIn', async () => {
     const c = createAuthV3Client({ baseUrl: srv.baseUrl });
-    await expect(c.whoAmI()).rejects.toThrow(/not signed in/);
+    await expect(c.currentUser()).rejects.toThrow(NotSignedInError);
+    await expect(c.signInAs('client-admin')).rejects.toMatchObject({ name: 'NotSignedInError', api: 'auth-v3', message: expect.stringMatching(/not signed in/) });
   });
 });

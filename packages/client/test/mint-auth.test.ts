@@ -1,7 +1,7 @@
 // The mint-auth client against a real server on an ephemeral port.
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { startServer, type TestServer } from '../../../apps/server/test/harness.ts';
-import { applicationAuthorization, createMintAuthClient, PolyauthError, type MintAuthError } from '../src/index.ts';
+import { applicationAuthorization, createMintAuthClient, PolyauthError, MintAuthError } from '../src/index.ts';
 
 let srv: TestServer;
 let application: { id: string; secret: string };
@@ -20,13 +20,15 @@ let n = 0;
 const uniqueUsername = () => `client.${process.pid}.${++n}.${Math.random().toString(36).slice(2, 8)}@example.com`;
 
 /** Runs `fn` and returns the PolyauthError it must throw. */
-async function rejection(fn: () => Promise<unknown>): Promise<PolyauthError<MintAuthError>> {
+async function rejection(fn: () => Promise<unknown>): Promise<MintAuthError> {
   const err = await fn().then(
     () => undefined,
     (e: unknown) => e,
   );
+  expect(err).toBeInstanceOf(MintAuthError);
   expect(err).toBeInstanceOf(PolyauthError);
-  return err as PolyauthError<MintAuthError>;
+  expect(err).toMatchObject({ name: 'MintAuthError', api: 'mint-auth' });
+  return err as MintAuthError;
 }
 
 function signupOf(username: string, password = PASSWORD) {
@@ -34,27 +36,27 @@ function signupOf(username: string, password = PASSWORD) {
 }
 
 describe('createMintAuthClient', () => {
-  test('register sends Application auth, keeps the token and tokenInfo sends it as UserToken', async () => {
+  test('register sends Application auth, keeps the token and currentUser sends it as UserToken', async () => {
     const client = createMintAuthClient({ baseUrl: srv.baseUrl, application });
     const token = await client.register(signupOf(uniqueUsername()));
     expect(token).toMatchObject({ token_type: 'user', expires_in: 3600 });
     expect(client.userToken).toBe(token.access_token);
-    expect(await client.tokenInfo()).toEqual({ user: token.user, token_type: 'user' });
+    expect(await client.currentUser()).toEqual({ user: token.user, token_type: 'user' });
   });
 
   test('signIn needs no application, and a fresh client can sign in with the same password', async () => {
     const username = uniqueUsername();
     const registered = await createMintAuthClient({ baseUrl: srv.baseUrl, application }).register(signupOf(username));
     const client = createMintAuthClient({ baseUrl: `${srv.baseUrl}/` });
-    const token = await client.signIn(username, PASSWORD);
+    const token = await client.signIn({ username: username, password: PASSWORD });
     expect(token.user).toBe(registered.user);
     expect(token.access_token).not.toBe(registered.access_token);
-    expect((await client.tokenInfo()).user).toBe(registered.user);
+    expect((await client.currentUser()).user).toBe(registered.user);
   });
 
   test('bad credentials throw PolyauthError with the 404 and its message', async () => {
     const client = createMintAuthClient({ baseUrl: srv.baseUrl });
-    const err = await rejection(() => client.signIn(uniqueUsername(), 'not the password'));
+    const err = await rejection(() => client.signIn({ username: uniqueUsername(), password: 'not the password' }));
     expect(err.status).toBe(404);
     expect(err.body).toEqual({ response: 'The password does not match, suggest reset?' });
     expect(err.message).toBe('The password does not match, suggest reset?');
@@ -84,18 +86,18 @@ describe('createMintAuthClient', () => {
     expect(short.body.response).toMatch(/password.*8 characters/);
   });
 
-  test('tokenInfo without a token is 401; after signOut too; with a revoked token 403', async () => {
+  test('currentUser without a token is 401; after signOut too; with a revoked token 403', async () => {
     const client = createMintAuthClient({ baseUrl: srv.baseUrl, application });
-    expect((await rejection(() => client.tokenInfo())).status).toBe(401);
+    expect((await rejection(() => client.currentUser())).status).toBe(401);
     const token = await client.register(signupOf(uniqueUsername()));
-    client.signOut();
+    await client.signOut();
     expect(client.userToken).toBeUndefined();
-    expect((await rejection(() => client.tokenInfo())).status).toBe(401);
+    expect((await rejection(() => client.currentUser())).status).toBe(401);
 
     const again = createMintAuthClient({ baseUrl: srv.baseUrl, userToken: token.access_token });
-    expect((await again.tokenInfo()).user).toBe(token.user);
+    expect((await again.currentUser()).user).toBe(token.user);
     await srv.services.store.tokens.revokeAllForUser(String(token.user));
-    const revoked = await rejection(() => again.tokenInfo());
+    const revoked = await rejection(() => again.currentUser());
     expect(revoked.status).toBe(403);
   });
 
@@ -121,8 +123,8 @@ describe('createMintAuthClient', () => {
     const username = uniqueUsername();
     const client = createMintAuthClient({ baseUrl: srv.baseUrl, application, fetch: spy });
     await client.register(signupOf(username));
-    await client.signIn(username, PASSWORD);
-    await client.tokenInfo();
+    await client.signIn({ username: username, password: PASSWORD });
+    await client.currentUser();
     const own = await client.api.GET('/auth/token_info', { headers: { authorization: 'UserToken caller-chosen-token' } });
     expect(own.response.status).toBe(403);
     expect(seen[0]).toBe(applicationAuthorization(application.id, application.secret));

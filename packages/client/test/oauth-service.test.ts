@@ -2,7 +2,7 @@
 // test harness; the client itself never imports the server).
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import jwt from 'jsonwebtoken';
-import { createOauthServiceClient, PolyauthError, type OauthServiceClient } from '../src/index.ts';
+import { createOauthServiceClient, NotSignedInError, OauthServiceError, PolyauthError, type OauthServiceClient } from '../src/index.ts';
 import { startServer, TEST_JWT_SECRET, type TestServer } from '../../../apps/server/test/harness.ts';
 import { linkIn, startSmtpSink, type SmtpSink } from '../../../apps/server/test/smtp-sink.ts';
 
@@ -66,13 +66,16 @@ describe('createOauthServiceClient', () => {
     const refreshed = await client.refresh();
     expect(refreshed.refresh_token).toBe(reg.refreshToken);
 
-    await client.revoke();
+    await client.signOut();
     expect(client.session).toEqual({ accessToken: undefined, refreshToken: undefined });
     const err = await client.sendEmailLink().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OauthServiceError);
     expect(err).toBeInstanceOf(PolyauthError);
-    expect((err as PolyauthError).status).toBe(401);
+    expect(err).toMatchObject({ name: 'OauthServiceError', api: 'oauth-service', status: 401, body: { error: 'unauthorized' } });
+    await expect(client.refresh()).rejects.toThrow(NotSignedInError);
+    await client.signOut(); // signed out already: nothing to do
 
-    const t = await client.login(user.email, PASSWORD);
+    const t = await client.signIn({ username: user.email, password: PASSWORD });
     expect(t.token_type).toBe('Bearer');
     await client.sendEmailLink();
     expect(seen).toEqual([reg.refreshToken, reg.refreshToken, undefined, t.refresh_token]);
@@ -89,15 +92,15 @@ describe('createOauthServiceClient', () => {
     const user = newUser();
     await createOauthServiceClient({ baseUrl: srv.baseUrl, clientId }).register(user);
     const client = createOauthServiceClient({ baseUrl: srv.baseUrl, clientId: created.client.clientId, clientSecret: created.secret!, fetch: recording });
-    const t = await client.login(user.username, PASSWORD);
+    const t = await client.signIn({ username: user.username, password: PASSWORD });
     expect(t.expires_in).toBe(3600);
     expect(sent.at(-1)).toMatch(/^Basic /);
     expect((await client.refresh()).refresh_token).toBe(t.refresh_token);
     expect(sent.at(-1)).toMatch(/^Basic /);
     const withoutSecret = createOauthServiceClient({ baseUrl: srv.baseUrl, clientId: created.client.clientId });
-    await expect(withoutSecret.login(user.username, PASSWORD)).rejects.toMatchObject({ status: 401, body: { error: 'invalid_client' } });
+    await expect(withoutSecret.signIn({ username: user.username, password: PASSWORD })).rejects.toMatchObject({ status: 401, body: { error: 'invalid_client' } });
     const wrongSecret = createOauthServiceClient({ baseUrl: srv.baseUrl, clientId: created.client.clientId, clientSecret: 'wrong' });
-    await expect(wrongSecret.login(user.username, PASSWORD)).rejects.toMatchObject({ status: 401, body: { error: 'invalid_client' } });
+    await expect(wrongSecret.signIn({ username: user.username, password: PASSWORD })).rejects.toMatchObject({ status: 401, body: { error: 'invalid_client' } });
   });
 
   test('password reset through the client', async () => {
@@ -109,8 +112,8 @@ describe('createOauthServiceClient', () => {
     await client.confirmResetPassword(token, 'a brand new password');
     const again = await client.confirmResetPassword(token, 'a brand new password').catch((e: unknown) => e);
     expect((again as PolyauthError).body).toMatchObject({ error: 'invalid_grant' });
-    await expect(client.login(user.username, PASSWORD)).rejects.toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
-    await client.login(user.username, 'a brand new password');
+    await expect(client.signIn({ username: user.username, password: PASSWORD })).rejects.toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+    await client.signIn({ username: user.username, password: 'a brand new password' });
   });
 
   test('concurrent calls after the access token is revoked share exactly one refresh', async () => {
@@ -120,8 +123,8 @@ describe('createOauthServiceClient', () => {
     await verified(first, user.email); // send_email_link then sends nothing: a cheap authenticated call
     // an access token whose session is revoked, held next to another live session's refresh token
     const dead = first.session.accessToken!;
-    const second = await createOauthServiceClient({ baseUrl: srv.baseUrl, clientId }).login(user.username, PASSWORD);
-    await first.revoke();
+    const second = await createOauthServiceClient({ baseUrl: srv.baseUrl, clientId }).signIn({ username: user.username, password: PASSWORD });
+    await first.signOut();
     const { client, refreshes } = countingClient({ accessToken: dead, refreshToken: second.refresh_token });
     const before = await tokenRows(reg.user.id);
 
