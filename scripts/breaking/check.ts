@@ -11,8 +11,8 @@
 // It also fails when a spec's current version has no CHANGELOG.md entry.
 //
 // The base: `--base <ref>`; else, on a branch, its merge base with main
-// (`main`, else `origin/main`); on main itself (CI after a merge), the
-// previous commit HEAD^; with no main branch, the latest `v*` tag; with
+// (`main`, else `origin/main`); on main itself, or detached at a commit of
+// main (CI after a merge), the previous commit HEAD^; with no main branch, the latest `v*` tag; with
 // nothing to compare against (a first commit), every spec is new.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -55,6 +55,9 @@ export function chooseBase(cwd: string, explicit?: string): Base | undefined {
     const mergeBase = tryGit(['merge-base', 'HEAD', main], cwd);
     if (mergeBase && mergeBase !== head) return { sha: mergeBase, why: `merge base with ${main}` };
     if (mergeBase === head) {
+      // A branch of its own with no commits yet: its changes are the working tree's.
+      const branch = tryGit(['symbolic-ref', '--quiet', '--short', 'HEAD'], cwd);
+      if (branch && branch !== 'main') return { sha: head, why: `merge base with ${main} (HEAD: ${branch} has no commits of its own yet)` };
       const parent = commit('HEAD^', cwd);
       return parent ? { sha: parent, why: `HEAD is on ${main}: its previous commit (HEAD^)` } : undefined;
     }
