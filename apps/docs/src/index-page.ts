@@ -45,7 +45,7 @@ a { color: var(--link); text-underline-offset: .15em; }
 details.changelog { margin: .75rem 0 0; }
 details.changelog summary { cursor: pointer; color: var(--muted); }
 ol.versions { list-style: none; margin: .5rem 0 0; padding: 0; }
-ol.versions h4 { margin: .5rem 0 .25rem; font-size: 1rem; }
+ol.versions h3 { margin: .5rem 0 .25rem; font-size: 1rem; }
 ol.versions .note { color: var(--muted); font-weight: normal; }
 ol.versions ul, ol.versions p { margin: .25rem 0; }
 a:focus-visible { outline: 3px solid var(--link); outline-offset: 2px; border-radius: 2px; }
@@ -94,7 +94,7 @@ function renderChangelog(api: Pick<ApiDoc, 'id' | 'title'>, entries: readonly Ch
   const e = escapeHtml;
   const list = entries
     .map(
-      (entry) => `<li id="${e(`changelog-${api.id}-${entry.version}`)}"><h4>${e(entry.version)}${entry.note ? ` <span class="note">${e(entry.note)}</span>` : ''}</h4>
+      (entry) => `<li id="${e(`changelog-${api.id}-${entry.version}`)}"><h3>${e(entry.version)}${entry.note ? ` <span class="note">${e(entry.note)}</span>` : ''}</h3>
           ${renderMarkdown(entry.body)}</li>`,
     )
     .join('\n        ');
