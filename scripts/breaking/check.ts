@@ -227,6 +227,10 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const base = chooseBase(root, explicit);
+  if (!base && tryGit(['rev-parse', '--is-shallow-repository'], root) === 'true') {
+    console.error('check:breaking: this is a shallow clone, so there is nothing to compare with: fetch the history (git fetch --unshallow; actions/checkout with fetch-depth: 0)');
+    return 2;
+  }
   const reports = await checkBreaking(root, base);
   console.log(format(reports, base));
   return reports.some((r) => r.problems.length) ? 1 : 0;

@@ -167,9 +167,30 @@ async function main(): Promise<void> {
     console.log(`  ${written.join('\n  ')}`);
 
     const ts = written.filter((f) => f.endsWith('.ts') && !f.startsWith('packages/api-types/'));
-    // Two lanes, for two cores: the whole-copy type-check, and everything else.
-    await Promise.all([
-      run(steps, 'typecheck', scratch, bin('tsc'), ['-p', '.']),
+    // Two lanes, for two cores: the whole-copy type-check then the copy's
+    // server over HTTP, and the lints then the jest files. Both lanes finish
+    // (allSettled) before the copy is removed, so no server outlives a failure.
+    const lanes = await Promise.allSettled([
+      (async () => {
+        await run(steps, 'typecheck', scratch, bin('tsc'), ['-p', '.']);
+        // The copy's own server, started as `npm start` would, answers the new operation.
+        const t1 = performance.now();
+        const srv = await startCopy(scratch, path.join(scratch, '.data'));
+        try {
+          const mount = `/api/${name}`;
+          const r = await fetch(`${srv.baseUrl}${mount}/status`);
+          const body = (await r.json()) as { api?: string; version?: string };
+          if (r.status !== 200 || body.api !== name || body.version !== '0.1.0') {
+            throw new Error(`GET ${mount}/status answered ${r.status} ${JSON.stringify(body)}`);
+          }
+          const spec = await fetch(`${srv.baseUrl}/specs/${name}.yaml`);
+          if (spec.status !== 200 || !(await spec.text()).includes('operationId: getStatus')) throw new Error(`/specs/${name}.yaml answered ${spec.status}`);
+          console.log(`\n--- over HTTP: GET ${mount}/status → ${r.status} ${JSON.stringify(body)}; /specs/${name}.yaml served (${camel}Api wired)`);
+        } finally {
+          await srv.stop();
+        }
+        steps.push({ name: 'server start + HTTP', seconds: (performance.now() - t1) / 1000 });
+      })(),
       (async () => {
         await run(steps, 'lint:specs', scratch, bin('redocly'), ['lint', name]);
         await run(steps, 'eslint (the new files)', scratch, bin('eslint'), ts);
@@ -181,24 +202,8 @@ async function main(): Promise<void> {
         });
       })(),
     ]);
+    for (const lane of lanes) if (lane.status === 'rejected') throw lane.reason;
 
-    // The copy's own server, started as `npm start` would, answers the new operation.
-    const t1 = performance.now();
-    const srv = await startCopy(scratch, path.join(scratch, '.data'));
-    try {
-      const mount = `/api/${name}`;
-      const r = await fetch(`${srv.baseUrl}${mount}/status`);
-      const body = (await r.json()) as { api?: string; version?: string };
-      if (r.status !== 200 || body.api !== name || body.version !== '0.1.0') {
-        throw new Error(`GET ${mount}/status answered ${r.status} ${JSON.stringify(body)}`);
-      }
-      const spec = await fetch(`${srv.baseUrl}/specs/${name}.yaml`);
-      if (spec.status !== 200 || !(await spec.text()).includes('operationId: getStatus')) throw new Error(`/specs/${name}.yaml answered ${spec.status}`);
-      console.log(`\n--- over HTTP: GET ${mount}/status → ${r.status} ${JSON.stringify(body)}; /specs/${name}.yaml served (${camel}Api wired)`);
-    } finally {
-      await srv.stop();
-    }
-    steps.push({ name: 'server start + HTTP', seconds: (performance.now() - t1) / 1000 });
   } finally {
     console.log(`\ncheck:new-api: ${((performance.now() - started) / 1000).toFixed(1)} s in all`);
     for (const s of steps) console.log(`  ${s.seconds.toFixed(1).padStart(6)} s  ${s.name}`);
