@@ -102,7 +102,7 @@ async function startCopy(scratch: string, dataDir: string) {
     await exited;
   };
   const baseUrl = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 180_000;
+  const deadline = Date.now() + 300_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`the copy's server exited (${child.exitCode}):\n${output.join('')}`);
     const ready = await fetch(`${baseUrl}/readyz`, { signal: AbortSignal.timeout(2000) }).then(
@@ -112,7 +112,7 @@ async function startCopy(scratch: string, dataDir: string) {
     if (ready) return { baseUrl, stop };
     if (Date.now() > deadline) {
       await stop();
-      throw new Error(`the copy's server was not ready within 180 s:\n${output.join('')}`);
+      throw new Error(`the copy's server was not ready within 300 s:\n${output.join('')}`);
     }
     await new Promise((r) => setTimeout(r, 100));
   }
