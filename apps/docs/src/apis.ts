@@ -3,6 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse } from 'yaml';
+import { parseChangelog, type ChangelogEntry } from './changelog.ts';
 
 export interface ApiOperation {
   operationId: string;
@@ -25,6 +26,8 @@ export interface ApiDoc {
   /** `info.summary`, or else the first paragraph of `info.description`, as plain text. */
   summary: string;
   operations: ApiOperation[];
+  /** This API's CHANGELOG.md entries, newest first (empty without a CHANGELOG.md). */
+  changelog: ChangelogEntry[];
 }
 
 const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'] as const;
@@ -42,16 +45,20 @@ export async function loadApiDocs(root: string, configFile = 'redocly.yaml'): Pr
   if (!isObject(apis) || Object.keys(apis).length === 0) {
     throw new Error(`${configPath}: no \`apis:\` entries`);
   }
+  const changelog = await readFile(path.resolve(root, 'CHANGELOG.md'), 'utf8').then(parseChangelog, (err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return new Map<string, ChangelogEntry[]>();
+    throw err;
+  });
   return Promise.all(
     Object.entries(apis).map(([id, entry]) => {
       if (!API_ID.test(id)) throw new Error(`${configPath}: API id "${id}" must be lower-case letters, digits and dashes`);
       if (!isObject(entry) || typeof entry.root !== 'string') throw new Error(`${configPath}: apis.${id}.root is missing`);
-      return loadSpec(id, path.resolve(path.dirname(configPath), entry.root));
+      return loadSpec(id, path.resolve(path.dirname(configPath), entry.root), changelog.get(id) ?? []);
     }),
   );
 }
 
-async function loadSpec(id: string, specFile: string): Promise<ApiDoc> {
+async function loadSpec(id: string, specFile: string, changelog: ChangelogEntry[]): Promise<ApiDoc> {
   const spec: unknown = parse(await readFile(specFile, 'utf8'));
   const fail = (what: string): never => {
     throw new Error(`${specFile}: ${what}`);
@@ -84,7 +91,7 @@ async function loadSpec(id: string, specFile: string): Promise<ApiDoc> {
       });
     }
   }
-  return { id, specFile, title, version, mount, summary, operations };
+  return { id, specFile, title, version, mount, summary, operations, changelog };
 }
 
 function plain(text: string): string {

@@ -1,6 +1,7 @@
 // The docs landing page: one self-contained HTML file (no script, no external
 // style or font) listing every API with links to its Redoc page and raw spec.
 import type { ApiDoc } from './apis.ts';
+import type { ChangelogEntry } from './changelog.ts';
 import { FAVICON } from './localize.ts';
 
 const ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
@@ -41,8 +42,69 @@ code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; fo
 .summary { margin: .5rem 0; }
 .links { display: flex; flex-wrap: wrap; gap: .5rem 1.5rem; margin: .5rem 0 0; padding: 0; list-style: none; }
 a { color: var(--link); text-underline-offset: .15em; }
+details.changelog { margin: .75rem 0 0; }
+details.changelog summary { cursor: pointer; color: var(--muted); }
+ol.versions { list-style: none; margin: .5rem 0 0; padding: 0; }
+ol.versions h3 { margin: .5rem 0 .25rem; font-size: 1rem; }
+ol.versions .note { color: var(--muted); font-weight: normal; }
+ol.versions ul, ol.versions p { margin: .25rem 0; }
 a:focus-visible { outline: 3px solid var(--link); outline-offset: 2px; border-radius: 2px; }
 `;
+
+/** The little Markdown a changelog entry uses: `- ` items (continued by indented lines), paragraphs, `code`, **strong**, [links](…). */
+export function renderMarkdown(markdown: string): string {
+  const inline = (text: string) =>
+    escapeHtml(text)
+      .replace(/`([^`]+)`/g, '<code>$1</code>')
+      .replace(/\*\*([^*]+)\*\*/g, '<strong>$1</strong>')
+      .replace(/\[([^\]]+)\]\(([^)\s]+)\)/g, (_m, label: string, href: string) => (/^(https?:|\.{0,2}\/|#)/.test(href) ? `<a href="${href}">${label}</a>` : label));
+  const blocks: string[] = [];
+  let items: string[] | undefined;
+  let para: string[] = [];
+  const flushPara = () => {
+    if (para.length) blocks.push(`<p>${inline(para.join(' '))}</p>`);
+    para = [];
+  };
+  const flushList = () => {
+    if (items) blocks.push(`<ul>${items.map((i) => `<li>${inline(i)}</li>`).join('')}</ul>`);
+    items = undefined;
+  };
+  for (const line of markdown.split('\n')) {
+    const item = /^\s*[-*]\s+(.*)$/.exec(line);
+    if (item) {
+      flushPara();
+      (items ??= []).push(item[1]!);
+    } else if (!line.trim()) {
+      flushPara();
+      flushList();
+    } else if (items && /^\s/.test(line)) {
+      items[items.length - 1] += ` ${line.trim()}`;
+    } else {
+      flushList();
+      para.push(line.trim());
+    }
+  }
+  flushPara();
+  flushList();
+  return blocks.join('\n');
+}
+
+function renderChangelog(api: Pick<ApiDoc, 'id' | 'title'>, entries: readonly ChangelogEntry[]): string {
+  if (!entries.length) return '';
+  const e = escapeHtml;
+  const list = entries
+    .map(
+      (entry) => `<li id="${e(`changelog-${api.id}-${entry.version}`)}"><h3>${e(entry.version)}${entry.note ? ` <span class="note">${e(entry.note)}</span>` : ''}</h3>
+          ${renderMarkdown(entry.body)}</li>`,
+    )
+    .join('\n        ');
+  return `<details class="changelog"${entries.length <= 3 ? ' open' : ''}>
+        <summary>${e(api.title)} changelog (${entries.length} version${entries.length === 1 ? '' : 's'})</summary>
+        <ol class="versions" aria-label="${e(api.title)} versions, newest first">
+        ${list}
+        </ol>
+      </details>`;
+}
 
 export function renderIndexPage(apis: readonly ApiDoc[]): string {
   const items = apis.map((api) => {
@@ -52,7 +114,7 @@ export function renderIndexPage(apis: readonly ApiDoc[]): string {
     return `    <li aria-labelledby="${e(headingId)}">
       <h2 id="${e(headingId)}">${e(api.title)}</h2>
       <dl>
-        <dt>Version</dt><dd>${e(api.version)}</dd>
+        <dt>Version</dt><dd>${e(api.version)}${api.changelog[0]?.version === api.version ? ` <a href="#${e(`changelog-${api.id}-${api.version}`)}">what changed</a>` : ''}</dd>
         <dt>Mounted at</dt><dd><code>${e(api.mount)}</code></dd>
         <dt>Operations</dt><dd>${ops}</dd>
       </dl>
@@ -61,6 +123,7 @@ export function renderIndexPage(apis: readonly ApiDoc[]): string {
         <li><a href="${e(redocFile(api))}" data-api="${e(api.id)}" data-kind="reference">${e(api.title)} reference</a></li>
         <li><a href="${e(specHref(api))}" data-api="${e(api.id)}" data-kind="spec" type="application/yaml">${e(api.title)} OpenAPI spec (YAML)</a></li>
       </ul>
+      ${renderChangelog(api, api.changelog)}
     </li>`;
   });
   return `<!DOCTYPE html>

@@ -6,7 +6,8 @@ import { describe, expect, test } from '@jest/globals';
 import { parse } from 'yaml';
 import { readFileSync } from 'node:fs';
 import { firstParagraph, loadApiDocs, type ApiDoc } from '../src/apis.ts';
-import { escapeHtml, renderIndexPage } from '../src/index-page.ts';
+import { escapeHtml, renderIndexPage, renderMarkdown } from '../src/index-page.ts';
+import { parseChangelog } from '../src/changelog.ts';
 import { localizeRedocPage, REDOC_REMOTE_ASSETS } from '../src/localize.ts';
 import { remoteResourceRefs } from '../src/offline.ts';
 
@@ -50,6 +51,7 @@ const hostile: ApiDoc = {
   mount: "/a'b",
   summary: 'Tom & Jerry <img src=x onerror=alert(1)>',
   operations: [{ operationId: 'op', method: 'get', path: '/', summary: 'Op', tag: undefined }],
+  changelog: [{ version: '1.0.0" onmouseover="x', note: '<b>today</b>', body: '- **Breaking**: `<script>` [x](javascript:alert(1))' }],
 };
 
 describe('renderIndexPage', () => {
@@ -74,6 +76,39 @@ describe('renderIndexPage', () => {
     expect(html).toMatch(/^<!DOCTYPE html>\n<html lang="en">/);
     expect(html).not.toMatch(/<script/i);
     expect(remoteResourceRefs(html)).toEqual([]);
+  });
+});
+
+describe('changelog', () => {
+  test('CHANGELOG.md has an entry for every API at its current version, and the index shows it', async () => {
+    const apis = await loadApiDocs(repoRoot);
+    const html = renderIndexPage(apis);
+    for (const api of apis) {
+      expect(api.changelog[0]?.version).toBe(api.version);
+      expect(html).toContain(`id="changelog-${api.id}-${api.version}"`);
+      expect(html).toContain(`href="#changelog-${api.id}-${api.version}"`);
+    }
+  });
+
+  test('parseChangelog reads API sections and version entries, ignoring the rest', () => {
+    const log = parseChangelog('# Changelog\n\nIntro.\n\n## a-api\n\n### 2.0.0 — 2026-12-02\n\n- **Breaking**: x\n\n### 1.0.0\n\nFirst.\n\n## b\n\n### 0.1.0 (draft)\n- y\n');
+    expect([...log.keys()]).toEqual(['a-api', 'b']);
+    expect(log.get('a-api')).toEqual([
+      { version: '2.0.0', note: '2026-12-02', body: '- **Breaking**: x' },
+      { version: '1.0.0', note: '', body: 'First.' },
+    ]);
+    expect(log.get('b')).toEqual([{ version: '0.1.0', note: '(draft)', body: '- y' }]);
+  });
+
+  test('renderMarkdown renders lists, paragraphs and inline marks, escaping everything else', () => {
+    expect(renderMarkdown('- **Breaking**: `POST /user`\n  continued\n- two\n\nA [link](../specs/x.yaml).')).toBe(
+      '<ul><li><strong>Breaking</strong>: <code>POST /user</code> continued</li><li>two</li></ul>\n<p>A <a href="../specs/x.yaml">link</a>.</p>',
+    );
+    const html = renderIndexPage([hostile]);
+    expect(html).not.toContain('<b>today');
+    expect(html).not.toContain('<script>');
+    expect(html).not.toContain('javascript:alert(1)"');
+    expect(html).toContain('<code>&lt;script&gt;</code>');
   });
 });
 

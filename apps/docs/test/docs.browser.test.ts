@@ -81,6 +81,8 @@ describe('docs index', () => {
         const text = (await card.textContent()) ?? '';
         expect(text).toContain(api.version);
         expect(text).toContain(api.mount);
+        // its changelog, the current version's entry first
+        await expect(card.locator('ol.versions > li').first().getAttribute('id')).resolves.toBe(`changelog-${api.id}-${api.version}`);
         if (api.summary) expect(text).toContain(api.summary);
 
         const reference = card.locator('a[data-kind="reference"]');
