@@ -57,6 +57,8 @@ const BATCH_SQL: Record<Table, string> = {
       select key from throttle
        where window_start < now() - make_interval(secs => cast(:idle as float8))
          and (locked_until is null or locked_until < now() - make_interval(secs => cast(:idle as float8)))
+         -- never a counter holding attempts still being compared (throttle.reserve)
+         and (reserved_at is null or reserved_at < now() - make_interval(secs => cast(:idle as float8)))
        limit cast(:n as int)
        for update skip locked)`,
 };
