@@ -34,7 +34,10 @@ export function bearerToken(header: string | undefined): string | undefined {
   return auth?.scheme === 'bearer' ? auth.credentials : undefined;
 }
 
-/** RFC 6749 §2.3.1: a client id or secret is form-encoded before it goes into Basic. */
+/**
+ * RFC 6749 §2.3.1: a client id or secret is form-encoded before it goes into
+ * Basic. A decoded NUL or lone surrogate is refused (HostileInputError).
+ */
 function formDecode(s: string): string | undefined {
   let decoded: string;
   try {
