@@ -17,7 +17,6 @@ import { newTotpSecret, totpCode } from '../src/identity/totp.ts';
 import { TEST_TOTP_KEY } from './harness.ts';
 
 const CLI = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
-const SLOW = 120_000;
 
 interface Run {
   code: number | null;
@@ -147,7 +146,12 @@ function suite(makeBackend: () => Promise<Backend>) {
     await backend?.cleanup();
   });
 
-  test(
+  // One scenario, command after command, each step building on the last:
+  // run as one test, so no test depends on another having run first, and a
+  // failure names the step it happened in.
+  const steps: Array<[string, () => Promise<void>]> = [];
+
+  steps.push([
     'client create and application create print {id, secret, name} once; human output says the secret is shown once',
     async () => {
       client = expectOk(await cli('client', 'create', '--name', 'Smoke client', '--json')) as typeof client;
@@ -168,10 +172,9 @@ function suite(makeBackend: () => Promise<Backend>) {
       expect(human.stdout).toMatch(/shown only this once/);
       expect(() => JSON.parse(human.stdout)).toThrow();
     },
-    SLOW,
-  );
+  ]);
 
-  test(
+  steps.push([
     'user create (password from POLYAUTH_PASSWORD or --password), domain create, add-member, totp enroll',
     async () => {
       ada = expectOk(
@@ -210,10 +213,9 @@ function suite(makeBackend: () => Promise<Backend>) {
       expect(totp.uri).toMatch(/^otpauth:\/\/totp\/polyauth:ada\?/);
       expect(new URL(totp.uri).searchParams.get('secret')).toBe(totp.secret);
     },
-    SLOW,
-  );
+  ]);
 
-  test(
+  steps.push([
     'what the CLI stored: hashed secrets that verify, bcrypt at the configured cost, TOTP, memberships, audit as admin-cli',
     async () => {
       await withDb(backend, async (store) => {
@@ -260,10 +262,9 @@ function suite(makeBackend: () => Promise<Backend>) {
         await store.tokens.insert({ api: 'mts-auth', kind: 'access', tokenHash: sha256('ada-mts'), userId: ada.id, clientId: oauthClient!.id });
       });
     },
-    SLOW,
-  );
+  ]);
 
-  test(
+  steps.push([
     'token revoke (one API, then all), user set-role / disable / enable, client revoke, totp disable, remove-member, lists',
     async () => {
       expect(expectOk(await cli('token', 'revoke', '--user', 'bob@example.com', '--api', 'mint-auth', '--json'))).toEqual({ revoked: 1 });
@@ -317,10 +318,9 @@ function suite(makeBackend: () => Promise<Backend>) {
         expect.objectContaining({ id: bob.id, username: 'bob', role: 'PROJECT_MANAGER', disabled: false }),
       ]);
     },
-    SLOW,
-  );
+  ]);
 
-  test(
+  steps.push([
     'the revocations and changes are in the database, each audited',
     async () => {
       await withDb(backend, async (store) => {
@@ -343,10 +343,9 @@ function suite(makeBackend: () => Promise<Backend>) {
         expect(enroll).toMatchObject({ api: 'admin-cli', detail: expect.objectContaining({ replaced: false, revokedTokens: 2 }) });
       });
     },
-    SLOW,
-  );
+  ]);
 
-  test(
+  steps.push([
     'TOTP secrets at rest: sealed by enroll; `totp reencrypt` moves every row (old key, legacy plain) to a new key, and refuses loudly when a key is missing',
     async () => {
       const adaSecret = newTotpSecret();
@@ -384,8 +383,17 @@ function suite(makeBackend: () => Promise<Backend>) {
       expectFailure(await cliWith(lost, 'totp', 'reencrypt', '--json'), 1, /2 TOTP secret\(s\) could not be decrypted.*TOTP_ENCRYPTION_KEYS_OLD/);
       await withDb(backend, async (store) => expect((await store.users.byId(ada.id))!.totpSecret).toBe(adaSecret), NEW_TOTP_KEY);
     },
-    SLOW,
-  );
+  ]);
+
+  test('the admin CLI, step by step: clients, users, domains, TOTP, what was stored, revocations, lists, TOTP key rotation', async () => {
+    for (const [name, step] of steps) {
+      try {
+        await step();
+      } catch (err) {
+        throw new Error(`step "${name}" failed: ${(err as Error).message}`, { cause: err });
+      }
+    }
+  });
 }
 
 describe('admin CLI on the embedded PGlite store', () => {
@@ -423,7 +431,6 @@ describe('admin CLI: the embedded store is locked while another process holds it
       }
       expect(expectOk(await runCli(['user', 'list', '--json'], env))).toEqual([]);
     },
-    SLOW,
   );
 });
 
@@ -446,7 +453,7 @@ describe('admin CLI: usage errors exit 2 without touching a database', () => {
     expect(human.code).toBe(2);
     expect(human.stdout).toBe('');
     expect(human.stderr).toMatch(/missing required argument 'role'/);
-  }, SLOW);
+  });
 
   test('user create without a password (no flag, no POLYAUTH_PASSWORD, no terminal) is a usage error; a weak one exits 1', async () => {
     expectFailure(await runCli(['user', 'create', '--username', 'u', '--email', 'u@example.com', '--json'], env), 2, /no password given/);
@@ -460,7 +467,7 @@ describe('admin CLI: usage errors exit 2 without touching a database', () => {
       1,
       /at most 72 bytes/,
     );
-  }, SLOW);
+  });
 
   test('an unreachable database: exit 1, the reason on stderr, only {"error"} on stdout (library logs go to stderr)', async () => {
     const r = await runCli(['user', 'list', '--json'], { DATABASE_URL: 'postgres://polyauth@127.0.0.1:1/none' });
