@@ -21,7 +21,7 @@ const APIS = ['mts-auth', 'mint-auth', 'oauth-service', 'user-token-auth', 'auth
 type ApiId = (typeof APIS)[number];
 const METHODS = ['get', 'post', 'put', 'delete', 'head', 'patch'];
 const SEED = Number(process.env.FUZZ_SEED ?? 20261201);
-const MAX_CASES = Number(process.env.FUZZ_MAX_CASES ?? 2600);
+const MAX_CASES = Number(process.env.FUZZ_MAX_CASES ?? 3200);
 const SECONDS = Number(process.env.FUZZ_SECONDS ?? 40);
 const CONCURRENCY = 6;
 const PASSWORD = 'correct horse battery';
@@ -517,7 +517,10 @@ beforeAll(async () => {
     } else if (id === 'mint-auth') {
       token = (await post('/mint/api/v1/auth/authorize', JSON.stringify({ grant_type: 'password', username, password: PASSWORD }), { 'content-type': 'application/json' })).access_token as string;
     } else if (id === 'oauth-service') {
-      const t = await post('/api/oauth/token', new URLSearchParams({ grant_type: 'password', client_id: oauthClient.id, username, password: PASSWORD }).toString(), { 'content-type': FORM });
+      const t = await post('/api/oauth/token', new URLSearchParams({ grant_type: 'password', username, password: PASSWORD }).toString(), {
+        'content-type': FORM,
+        authorization: basic(oauthClient.id, oauthClient.secret),
+      });
       token = t.access_token as string;
       refreshToken = t.refresh_token as string;
     } else if (id === 'user-token-auth') {

@@ -91,8 +91,9 @@ const APIS: Api[] = [
     attempt: (base, identifier, password) =>
       fetch(`${base}/api/oauth/token`, {
         method: 'POST',
-        headers: { 'content-type': FORM },
-        body: form({ grant_type: 'password', client_id: oauthClient.id, username: identifier, password }),
+        // a confidential client authenticates (RFC 6749 §2.3.1), as its Basic header
+        headers: { 'content-type': FORM, authorization: basicAuth(oauthClient.id, oauthClient.secret) },
+        body: form({ grant_type: 'password', username: identifier, password }),
       }),
     tooMany: (b) => {
       expect(keysOf(b)).toEqual(['error', 'message']);
