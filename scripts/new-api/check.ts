@@ -90,7 +90,7 @@ async function startCopy(scratch: string, dataDir: string) {
   const port = await freePort();
   const child = spawn(process.execPath, [path.join(scratch, 'apps/server/src/main.ts')], {
     cwd: scratch,
-    env: { ...process.env, NODE_ENV: 'production', JWT_SECRET: randomBytes(48).toString('base64url'), HOST: '127.0.0.1', PORT: String(port), DATA_DIR: dataDir, DATABASE_URL: '', LOG_LEVEL: 'warn' },
+    env: { ...process.env, NODE_ENV: 'production', JWT_SECRET: randomBytes(48).toString('base64url'), TOTP_ENCRYPTION_KEY: randomBytes(32).toString('base64'), HOST: '127.0.0.1', PORT: String(port), DATA_DIR: dataDir, DATABASE_URL: '', LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const output: string[] = [];

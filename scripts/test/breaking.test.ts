@@ -148,7 +148,7 @@ describe('on a git history', () => {
       execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', '-c', 'commit.gpgsign=false', ...args], { cwd: dir, encoding: 'utf8' }).trim();
     git('init', '-q', '-b', 'main');
     mkdirSync(path.join(dir, 'specs'));
-    writeFileSync(path.join(dir, 'specs/mts-auth.yaml'), readFileSync(path.join(repoRoot, 'specs/mts-auth.yaml')));
+    writeFileSync(path.join(dir, 'specs/mts-auth.yaml'), readFileSync(path.join(repoRoot, 'specs/mts-auth.yaml'), 'utf8').replace(/\n {2}version: \S+\n/, '\n  version: 1.0.0\n'));
     writeFileSync(path.join(dir, 'CHANGELOG.md'), '# Changelog\n\n## mts-auth\n\n### 1.0.0\n\n- First version.\n');
     git('add', '.');
     git('commit', '-qm', 'first');
