@@ -1,4 +1,4 @@
-// auth-v3 (seed 004_f39d26d6bb87c754.txt, "Authentication API v3", mounted at
+// auth-v3 ("Authentication API v3", mounted at
 // /api/v3/auth; web sign-in at /web/login/authByToken): login, whoAmI and
 // logout as GET with a query string and POST with a form or JSON; two-factor
 // login with a TOTP code computed here from the secret the admin CLI printed;

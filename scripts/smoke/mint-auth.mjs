@@ -1,4 +1,4 @@
-// mint-auth (seed 001_bc8be1ab36158901.txt, "Authorization and authentication",
+// mint-auth ("Authorization and authentication",
 // mounted at /mint/api/v1): the seed's three curl examples with only the host
 // changed (https://test.goact.co becomes the local server). The sign-up
 // example also gets the `Authorization: Application <id>:<secret>` header the

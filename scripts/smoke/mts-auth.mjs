@@ -1,4 +1,4 @@
-// mts-auth (seed 000_d519c3f7525296d4.txt, "API AUTH"): every documented
+// mts-auth ("API AUTH"): every documented
 // operation with curl as the seed describes it, only the host changed: the
 // seed's https://mts-api-auth.leanalytics.io:443 becomes the local server.
 // The token call sends the seed's literal `Authorization: Basic: <base64>`.

@@ -1,4 +1,4 @@
-// oauth-service (seed 002_16da472e0716483e.txt, "Auth", mounted at /api/oauth):
+// oauth-service ("Auth", mounted at /api/oauth):
 // register (the seed's GET, served with a query string, and POST JSON/form),
 // token (refresh_token grant, and the password grant extension), revoke,
 // reset_password (+ the confirm extension, with the token read from the mail

@@ -1,4 +1,4 @@
-// user-token-auth (seed 003_e303bab798e615b7.txt, "Authentication API",
+// user-token-auth ("Authentication API",
 // mounted at /auth): the seed's login / bump / logout examples with curl.
 // Every response, errors included, carries `Vary: Accept` and a JSON body;
 // errors are {"error": "<code>", "message": "..."}. The user is registered
