@@ -118,9 +118,11 @@ function invalidStatusOf(spec: Record<string, unknown>, req: Request, mount: str
  * on `path` (relative to the mount) that `accept`s; path parameters match any
  * segment, as the validator's routes do.
  */
-function operationMatcher(spec: Record<string, unknown>, accept: (op: { requestBody?: unknown }) => boolean): (method: string | undefined, path: string) => boolean {
+type OperationBody = { requestBody?: unknown; 'x-polyauth-get-body'?: unknown };
+
+function operationMatcher(spec: Record<string, unknown>, accept: (op: OperationBody) => boolean): (method: string | undefined, path: string) => boolean {
   const ops: Array<{ method: string; re: RegExp }> = [];
-  for (const [p, item] of Object.entries(spec.paths as Record<string, Record<string, { requestBody?: unknown }>>)) {
+  for (const [p, item] of Object.entries(spec.paths as Record<string, Record<string, OperationBody>>)) {
     for (const method of METHODS) {
       const op = item[method];
       if (!op || !accept(op)) continue;
@@ -173,7 +175,9 @@ export function buildApiRouter<Ops>(def: ApiDefinition<Ops>, services: Services)
   // Everything up to the error handler, run as one router layer (series).
   const steps: RequestHandler[] = [];
   // Operations that take no body leave any body sent unread (see markBodiless).
-  const takesBody = operationMatcher(spec, (op) => op.requestBody !== undefined);
+  // `x-polyauth-get-body`: a GET whose spec says its fields may come in a
+  // body (oauth-service's register, as its legacy document sends them).
+  const takesBody = operationMatcher(spec, (op) => op.requestBody !== undefined || op['x-polyauth-get-body'] !== undefined);
   const anyOperation = operationMatcher(spec, () => true);
   steps.push((req, _res, next) => {
     if (!takesBody(req.method, req.path)) markBodiless(req);
