@@ -451,7 +451,7 @@ describe('one identity across APIs (mts-auth ↔ mint-auth)', () => {
     const email = uniqueEmail('ada');
     const reg = await mtsRegister(email);
     expect(reg.status).toBe(201);
-    const { id } = (await reg.json()) as { id: string };
+    const id = (await reg.json()) as string; // mts-auth's bare new id
     const r = await authorize(email, PASSWORD);
     expect(r.status).toBe(200);
     const body = (await r.json()) as AccessToken;
@@ -465,7 +465,7 @@ describe('one identity across APIs (mts-auth ↔ mint-auth)', () => {
     expect(t.status).toBe(200);
     const { access_token } = (await t.json()) as { access_token: string };
     const who = await fetch(`${srv.baseUrl}/user`, { headers: { authorization: `Bearer ${access_token}` } });
-    expect(await who.json()).toEqual({ id: String(me.user) });
+    expect(await who.json()).toEqual({ Id: String(me.user) });
 
     const plain = await signUp(`kate_${Math.random().toString(36).slice(2, 10)}`);
     expect((await mtsToken(plain.username)).status).toBe(200);

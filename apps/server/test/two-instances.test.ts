@@ -184,7 +184,7 @@ describe('two instances over one Postgres database', () => {
     const email = uniqueEmail('twin-throttle');
     const reg = await register(a, email);
     expect(reg.status).toBe(201);
-    const { id } = (await reg.json()) as { id: string };
+    const id = (await reg.json()) as string; // mts-auth's bare new id
     // 3 failures allowed per account: one on A, one on B, the third on A locks it.
     for (const srv of [a, b, a]) {
       const r = await token(srv, email, 'wrong password!');
