@@ -230,6 +230,11 @@ describe('oauth-service (issuer /api/oauth)', () => {
       const client = { client_id: clientId };
       await expectInvalidClient(oauth.introspectionRequest(as, client, auth, 'x', http).then((r) => oauth.processIntrospectionResponse(as, client, r)));
     }
+    // no client named at all: the same 401, with its challenge
+    const bare = await fetch(`${srv.baseUrl}/api/oauth/introspect`, { method: 'POST', headers: { 'content-type': FORM }, body: form({ token: 'x' }) });
+    expect(bare.status).toBe(401);
+    expect(bare.headers.get('www-authenticate')).toMatch(/^Basic /);
+    expect(((await bare.json()) as { error: string }).error).toBe('invalid_client');
   });
 });
 

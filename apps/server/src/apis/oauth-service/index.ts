@@ -203,6 +203,10 @@ export const oauthServiceApi = defineApi<Ops>({
       }),
 
       introspect: guard<Ops['introspect']>(async (ctx) => {
+        // RFC 7662 §2.1: the caller must authenticate; nothing at all is invalid_client too (RFC 6749 §5.2)
+        if (!ctx.req.headers.authorization && ctx.body.client_id === undefined && ctx.body.client_secret === undefined) {
+          throw invalidClient('Introspection needs client authentication: HTTP Basic or client_id with client_secret.');
+        }
         const { method } = await authenticateClient(clients, ctx.req, ctx.body);
         if (method === 'none') throw invalidClient('Introspection needs client authentication: HTTP Basic or client_id with client_secret.');
         return { status: 200, headers: NO_STORE, body: await introspect(ctx.body.token, ctx.body.token_type_hint) };
