@@ -320,8 +320,10 @@ export async function openPostgres({
  * session-mode one: DDL and the migration lock do not belong in a
  * transaction pooler), then closes it.
  */
-export async function migratePostgres(url: string): Promise<void> {
-  const knex = knexFactory({ client: 'pg', connection: { connectionString: url, connectionTimeoutMillis: 3000 }, pool: { min: 0, max: 1 } });
+export async function migratePostgres(url: string, log: DatabaseLog = quiet): Promise<void> {
+  // knex's own logger would print a connection failure's stack on stdout;
+  // the failure itself is thrown, and the caller says it in one line
+  const knex = knexFactory({ client: 'pg', connection: { connectionString: url, connectionTimeoutMillis: 3000 }, pool: { min: 0, max: 1 }, log: knexLog(log) });
   try {
     await migrateLatest(knex);
   } finally {
