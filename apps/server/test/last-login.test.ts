@@ -3,7 +3,7 @@
 // statement per flush, on close, or at once with LAST_LOGIN_FLUSH_MS=0.
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import type { Knex } from 'knex';
-import type { Store } from '@polyauth/store';
+import { RequestBudget, runWithBudget, type Store } from '@polyauth/store';
 import { LastLoginRecorder } from '../src/identity/last-login.ts';
 import { openTestDatabase, startServer, type TestServer } from './harness.ts';
 import { basicAuth, uniqueEmail } from './helpers.ts';
@@ -182,6 +182,24 @@ test('the timer writes the pending times by itself', async () => {
     // leaves this loop to jest's timeout).
     while ((await storedLastLogin(srv, u.id))?.toISOString() !== at.toISOString()) await new Promise((r) => setImmediate(r));
     expect(srv.services.lastLogins.pendingCount).toBe(0);
+  } finally {
+    await srv.close();
+  }
+});
+
+test('a time recorded by a request that then ran out of time is still written by the timer (it does not inherit the deadline)', async () => {
+  const srv = await startServer({ LAST_LOGIN_FLUSH_MS: '5' });
+  try {
+    const u = await newUser(srv);
+    const budget = new RequestBudget(Date.now());
+    budget.cutNow(); // the request's deadline passed: it gets no connection any more
+    const at = new Date(Date.now() - 1000);
+    await runWithBudget(budget, () => srv.services.lastLogins.record(u.id, at));
+    const until = Date.now() + 20_000;
+    while ((await storedLastLogin(srv, u.id))?.toISOString() !== at.toISOString()) {
+      if (Date.now() > until) throw new Error('the timer never wrote the time: it ran under the cut request budget');
+      await new Promise((r) => setTimeout(r, 20));
+    }
   } finally {
     await srv.close();
   }

@@ -74,7 +74,7 @@ export function isConnectionError(err: unknown): boolean {
 }
 
 /** Why a connection attempt or statement failed, in a few words (no stack, no SQL). */
-function reasonOf(err: unknown): string {
+export function reasonOf(err: unknown): string {
   const e = err as { code?: string; message?: string } | null;
   // knex prefixes a failed statement's message with the statement: keep the cause only.
   const msg = (e?.message ?? String(err)).split('\n')[0]!.split(' - ').pop()!.slice(0, 200);

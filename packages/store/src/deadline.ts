@@ -70,6 +70,15 @@ export function runWithBudget<T>(budget: RequestBudget, fn: () => T): T {
   return budgets.run(budget, fn);
 }
 
+/**
+ * Runs `fn` outside every request's budget. Background work started from a
+ * request (a write-behind timer, a schedule) would otherwise inherit that
+ * request's deadline, long passed when the work runs.
+ */
+export function outsideRequest<T>(fn: () => T): T {
+  return budgets.exit(fn);
+}
+
 const READ = /^\s*(select|show)\b/i;
 const BOOKKEEPING = /^\s*(insert\s+into|update|delete\s+from)\s+"?(throttle|audit_log)"?[\s(]/i;
 interface KnexClientInternals {

@@ -1,4 +1,4 @@
-import type { Store, User } from '@polyauth/store';
+import { outsideRequest, reasonOf, type Store, type User } from '@polyauth/store';
 
 /** Where a failed flush is reported (a pino logger fits). */
 export interface WarnLog {
@@ -109,7 +109,7 @@ export class LastLoginRecorder {
     try {
       await this.flush();
     } catch (err) {
-      this.#log?.warn({ err, users: this.pendingCount }, 'last login times could not be written at shutdown');
+      this.#log?.warn({ reason: reasonOf(err), users: this.pendingCount }, 'last login times could not be written at shutdown');
     } finally {
       if (this.#timer) clearTimeout(this.#timer);
       this.#timer = undefined;
@@ -118,12 +118,16 @@ export class LastLoginRecorder {
 
   #schedule(): void {
     if (this.#timer || this.#closed) return;
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      this.flush().catch((err: unknown) => {
-        this.#log?.warn({ err, users: this.pendingCount }, 'last login times not written; retrying at the next tick');
-      });
-    }, this.#flushMs);
+    // Scheduled from a request's login: the timer must not inherit that
+    // request's deadline, or every retry after an outage fails at once.
+    this.#timer = outsideRequest(() =>
+      setTimeout(() => {
+        this.#timer = undefined;
+        this.flush().catch((err: unknown) => {
+          this.#log?.warn({ reason: reasonOf(err), users: this.pendingCount }, 'last login times not written; retrying at the next tick');
+        });
+      }, this.#flushMs),
+    );
     this.#timer.unref();
   }
 
