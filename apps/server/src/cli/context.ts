@@ -73,6 +73,9 @@ export async function openContext(env: NodeJS.ProcessEnv = process.env): Promise
     throw new CliError(`cannot open the database: ${(err as Error).message}`);
   }
   try {
+    // One direct round trip first: a database that cannot be reached is named
+    // by its own error (ECONNREFUSED, a wrong password), not by a pool timeout.
+    await db.ping(5_000);
     // Reading the list is cheaper than `latest`, which takes the migration lock;
     // on Postgres the migrations run over the direct connection (DATABASE_DIRECT_URL).
     if (!(await migrationsCurrent(db.knex))) {
