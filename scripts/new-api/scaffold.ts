@@ -258,28 +258,36 @@ export const ${c}Api = defineApi<Ops>({
 }
 
 function clientTemplate(name: string, c: string, P: string, mount: string): string {
-  return `import createClient, { type Client } from 'openapi-fetch';
+  return `import createClient from 'openapi-fetch';
 import type { ${c} } from '@polyauth/api-types';
 import { apiBaseUrl, PolyauthError, type BaseClientOptions } from './common.ts';
+import { checked, type ApiClient } from './paths.ts';
 
 type Schemas = ${c}.components['schemas'];
 export type ${P}Status = Schemas['Status'];
-export type ${P}Error = Schemas['Error'];
+export type ${P}ErrorBody = Schemas['Error'];
+
+/** An error answer of ${name}, in its dialect. */
+export class ${P}Error extends PolyauthError<${P}ErrorBody> {
+  override name = '${P}Error';
+  declare readonly api: '${name}';
+}
 
 export interface ${P}Client {
   /** The typed openapi-fetch client: every operation of specs/${name}.yaml. */
-  readonly api: Client<${c}.paths>;
+  readonly api: ApiClient<${c}.paths>;
   /** GET /status. */
   status(): Promise<${P}Status>;
 }
 
+/** A client of ${name} (mounted at \`${mount}\`). */
 export function create${P}Client(opts: BaseClientOptions): ${P}Client {
-  const api = createClient<${c}.paths>({ baseUrl: apiBaseUrl(opts.baseUrl, '${mount}'), fetch: opts.fetch, headers: { accept: 'application/json' } });
+  const api = checked(createClient<${c}.paths>({ baseUrl: apiBaseUrl(opts.baseUrl, '${mount}'), fetch: opts.fetch, headers: { accept: 'application/json' } }));
   return {
     api,
     async status() {
       const { data, error, response } = await api.GET('/status');
-      if (!data) throw new PolyauthError(response.status, error as ${P}Error, error?.message ?? \`${name} answered \${response.status}\`);
+      if (!data) throw new ${P}Error('${name}', response.status, error as ${P}ErrorBody, error?.message ?? \`${name} answered \${response.status}\`);
       return data;
     },
   };
@@ -290,7 +298,7 @@ export function create${P}Client(opts: BaseClientOptions): ${P}Client {
 function testTemplate(name: string, P: string, mount: string): string {
   return `// ${name} over real HTTP: its operation, its error dialect, its client.
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { create${P}Client } from '@polyauth/client';
+import { create${P}Client } from '../../../packages/client/src/index.ts';
 import { startServer, type TestServer } from './harness.ts';
 
 let srv: TestServer;

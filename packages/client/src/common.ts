@@ -1,7 +1,8 @@
 import type { Middleware } from 'openapi-fetch';
 
 /** The id of each of polyauth's APIs (the `api` of a PolyauthError). */
-export type PolyauthApi = 'mts-auth' | 'mint-auth' | 'oauth-service' | 'user-token-auth' | 'auth-v3';
+/** The API that answered: one of the five, or an API added since (`npm run new:api`). */
+export type PolyauthApi = 'mts-auth' | 'mint-auth' | 'oauth-service' | 'user-token-auth' | 'auth-v3' | (string & {});
 
 export interface BaseClientOptions {
   /** The polyauth server, e.g. `http://localhost:3000` (no API mount: each factory adds its own). */
