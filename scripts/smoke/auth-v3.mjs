@@ -368,7 +368,7 @@ async function crossApi({ baseUrl: B, curl, expect, step, status, fixtures: f })
   step('cross-API: mts-auth GET /user → the same user id');
   r = await curl(`${B}/user`, '-H', `Authorization: Bearer ${r.json?.access_token}`);
   status(r, 200);
-  expect(r.json?.id === id, `mts-auth user id is ${r.json?.id}, expected ${id}`);
+  expect(r.json?.Id === id, `mts-auth user id (its document's \`Id\`) is ${r.json?.Id}, expected ${id}`);
 
   step('cross-API: mint-auth POST /auth/authorize (password grant) → 200, the same user id');
   r = await curl('-H', 'Content-Type: application/json', '-X', 'POST',
