@@ -180,7 +180,11 @@ test('the timer writes the pending times by itself', async () => {
     const at = await bump(srv, token);
     // No flush is called here: only the timer can write it (a broken timer
     // leaves this loop to jest's timeout).
-    while ((await storedLastLogin(srv, u.id))?.toISOString() !== at.toISOString()) await new Promise((r) => setImmediate(r));
+    // The row is visible once its statement commits, a moment before the
+    // recorder forgets the entry it wrote: wait for both.
+    while ((await storedLastLogin(srv, u.id))?.toISOString() !== at.toISOString() || srv.services.lastLogins.pendingCount !== 0) {
+      await new Promise((r) => setImmediate(r));
+    }
     expect(srv.services.lastLogins.pendingCount).toBe(0);
   } finally {
     await srv.close();
