@@ -257,20 +257,29 @@ export function startDedicatedListener(changes: AuthChanges, opts: ListenerOptio
   // Barriers on the listening connection itself: Postgres delivers
   // notifications in commit order and a session's own before its statement
   // returns, so once this one is heard every change committed before it was.
-  let batch: Promise<void> | undefined;
+  // One statement at a time on that connection (pg queues a second one and
+  // pg 9 will refuse it): a barrier asked for while one is on the wire
+  // shares the next, which starts once the wire is free (the round trip is
+  // heard before its statement completes, so "free" waits for both).
+  let onWire: Promise<void> | undefined;
+  let next: Promise<void> | undefined;
   const barrier = (): Promise<void> => {
-    const c = client;
-    if (!c) return Promise.resolve();
-    batch ??= new Promise<void>((resolve) => {
-      setImmediate(() => {
-        batch = undefined;
-        void roundTrip((p) => c.query('select pg_notify($1, $2)', [channel, p])).then((ok) => {
-          if (ok !== true) down(c, ok);
-          resolve();
-        });
+    if (!client) return Promise.resolve();
+    next ??= (onWire ?? new Promise<void>((resolve) => setImmediate(resolve))).then(() => {
+      next = undefined;
+      const c = client;
+      if (!c) return;
+      let sent: Promise<unknown> = Promise.resolve();
+      const heard = roundTrip((p) => (sent = c.query('select pg_notify($1, $2)', [channel, p])));
+      const wire: Promise<void> = Promise.allSettled([heard, sent]).then(() => {
+        if (onWire === wire) onWire = undefined;
+      });
+      onWire = wire;
+      return heard.then((ok) => {
+        if (ok !== true) down(c, ok);
       });
     });
-    return batch;
+    return next;
   };
 
   const connect = () => {

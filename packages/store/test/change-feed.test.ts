@@ -3,6 +3,7 @@
 // the pool resolves only once this process's listener has heard it (pooled
 // connections do not LISTEN, so they keep no session state for a pooler).
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import pg from 'pg';
 import { AUTH_CHANGED_CHANNEL, openPostgres, type Database } from '../src/index.ts';
 
 const DATABASE_URL = process.env.DATABASE_URL;
@@ -64,6 +65,47 @@ describe('change feed liveness by round trip (Postgres)', () => {
       const { rows } = await db.knex.raw('select count(*)::int as n from pg_listening_channels()');
       expect(rows).toEqual([{ n: 0 }]);
     } finally {
+      await db.close();
+    }
+  });
+
+  test('a burst of parallel writes never puts two statements on one connection at once (the listener\'s barriers included)', async () => {
+    // pg queues a statement sent while another runs (deprecated; pg 9 refuses
+    // it): count what each client has on the wire, through pg's public query()
+    const proto = pg.Client.prototype as unknown as { query: (...args: unknown[]) => unknown };
+    const original = proto.query;
+    const onWire = new WeakMap<object, number>();
+    let most = 0;
+    proto.query = function (this: object, ...args: unknown[]) {
+      const n = (onWire.get(this) ?? 0) + 1;
+      onWire.set(this, n);
+      most = Math.max(most, n);
+      const settle = () => onWire.set(this, (onWire.get(this) ?? 1) - 1);
+      const last = args.at(-1);
+      if (typeof last === 'function') {
+        return original.call(this, ...args.slice(0, -1), (...cb: unknown[]) => {
+          settle();
+          (last as (...a: unknown[]) => void)(...cb);
+        });
+      }
+      const result = original.apply(this, args) as Promise<unknown>;
+      void Promise.resolve(result).then(settle, settle);
+      return result;
+    };
+    const db = await openPostgres({ url: at(name), poolMax: 8 });
+    const heard = new Set<string>();
+    db.authChanges.subscribe({ changed: (u) => heard.add(u), live: () => undefined });
+    try {
+      expect(await until(() => db.authChanges.live, 20_000)).toBe(true);
+      most = 0;
+      for (let round = 0; round < 3; round++) {
+        await Promise.all(Array.from({ length: 120 }, (_, i) => db.knex.raw(`notify ${AUTH_CHANGED_CHANNEL}, '${round * 1000 + i}'`)));
+      }
+      expect(heard.size).toBeGreaterThanOrEqual(360); // every write heard before it resolved
+      expect(most).toBe(1);
+      expect(db.authChanges.live).toBe(true);
+    } finally {
+      proto.query = original;
       await db.close();
     }
   });
