@@ -339,6 +339,16 @@ export interface PgliteOptions {
 }
 
 /**
+ * PGlite's own start parameters, with Postgres's shared buffers at 32 MB
+ * instead of its default 128 MB: PGlite allocates and clears them inside its
+ * WASM memory at every start, which was half of the embedded store's start
+ * time and ~130 MB of the process's resident memory (measured with
+ * `npm run bench:startup`; see docs/DECISIONS.md). An embedded store's
+ * working set (users, live tokens, counters) fits many times over.
+ */
+const PGLITE_START_PARAMS = [...PGlite.defaultStartParams, '-c', 'shared_buffers=32MB'];
+
+/**
  * Opens the embedded PGlite database. A lock beside the data directory makes a
  * second process on the same directory fail with a clear message instead of
  * corrupting it (PGlite is single-process); a lock left by a dead process is
@@ -359,7 +369,7 @@ export async function openPglite({ dataDir, loadDataDir }: PgliteOptions = {}): 
     release = async () => lock.release();
   }
   try {
-    const pglite = await PGlite.create({ dataDir, loadDataDir });
+    const pglite = await PGlite.create({ dataDir, loadDataDir, startParams: PGLITE_START_PARAMS });
     // One process, one connection: a notification is delivered before the
     // query (or COMMIT) that caused it resolves, so the feed is always live.
     const authChanges: AuthChanges = new AuthChanges({ open: () => !pglite.closed });
