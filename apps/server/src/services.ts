@@ -3,10 +3,13 @@ import { createSecretBox, createStore, type Database, type Store } from '@polyau
 import type { Config } from './config.ts';
 import { Accounts } from './identity/accounts.ts';
 import { ClientCredentials } from './identity/clients.ts';
+import { Impersonation } from './identity/impersonation.ts';
 import { LastLoginRecorder } from './identity/last-login.ts';
 import { Mailer } from './identity/mail.ts';
+import { MailedLinks } from './identity/mailed-links.ts';
 import { PasswordHasher } from './identity/passwords.ts';
 import { Purger } from './identity/purge.ts';
+import { RefreshSessions } from './identity/refresh-sessions.ts';
 import { LoginThrottle } from './identity/throttle.ts';
 import { TokenCache } from './identity/token-cache.ts';
 import { TokenService } from './identity/tokens.ts';
@@ -30,6 +33,12 @@ export interface Services {
   lastLogins: LastLoginRecorder;
   clients: ClientCredentials;
   mailer: Mailer;
+  /** Password-reset and email-verification links (oauth-service); mails sent after the answer. */
+  links: MailedLinks;
+  /** oauth-service's refresh-token sessions and the JWT access tokens issued from them. */
+  sessions: RefreshSessions;
+  /** An ADMIN acting for another user (auth-v3's loginOther, its /web pages). */
+  impersonation: Impersonation;
   /** Scheduled deletion of dead tokens and counters; started by `startServices`. */
   purger: Purger;
 }
@@ -59,17 +68,19 @@ export function createServices(config: Config, db: Database, log: Logger, jwtSec
     changes: db.authChanges,
   });
   const lastLogins = new LastLoginRecorder(store, { flushMs: config.lastLoginFlushMs, log });
+  const tokens = new TokenService(store, {
+    jwtSecret,
+    lastUsedGranularitySeconds: config.tokens.lastUsedGranularity,
+    cache: tokenCache,
+  });
+  const mailer = new Mailer({ ...config.mail, log, showLinks: config.env === 'development' });
   return {
     config,
     db,
     store,
     log,
     passwords,
-    tokens: new TokenService(store, {
-      jwtSecret,
-      lastUsedGranularitySeconds: config.tokens.lastUsedGranularity,
-      cache: tokenCache,
-    }),
+    tokens,
     tokenCache,
     users: new UserCache(store, {
       ttlSeconds: config.tokens.cacheTtl,
@@ -80,7 +91,17 @@ export function createServices(config: Config, db: Database, log: Logger, jwtSec
     accounts: new Accounts(store, passwords, throttle, lastLogins),
     lastLogins,
     clients: new ClientCredentials(store, { cache: tokenCache }),
-    mailer: new Mailer({ ...config.mail, log, showLinks: config.env === 'development' }),
+    mailer,
+    links: new MailedLinks(
+      { store, mailer, passwords, throttle, log },
+      {
+        linkTtlSeconds: config.oauthService.linkTtlSeconds,
+        mailsPerHour: config.oauthService.mailsPerHour,
+        mailsPerHourPerIp: config.oauthService.mailsPerHourPerIp,
+      },
+    ),
+    sessions: new RefreshSessions(tokens, store, { api: 'oauth-service', accessTtl: config.tokens.accessTtl }),
+    impersonation: new Impersonation(store, tokens),
     purger: new Purger(
       store,
       {
@@ -112,14 +133,17 @@ export async function startServices(s: Services): Promise<void> {
 }
 
 /**
- * Writes the pending last login times, then stops the worker pool and the
- * mail transport (the database is closed by its owner, after this).
+ * Closes what createServices built, users before what they use: the purge
+ * schedule; the mails still being sent (a reset link answered before its
+ * mail left) before the mail transport; the pending last login times; the
+ * caches; the worker pool last. The database is closed by its owner, after this.
  */
 export async function closeServices(s: Services): Promise<void> {
   await s.purger.close();
+  await s.links.drain();
+  s.mailer.close();
   await s.lastLogins.close();
   s.tokenCache.close();
   s.users.close();
-  s.mailer.close();
   await s.passwords.close();
 }

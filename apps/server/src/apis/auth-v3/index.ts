@@ -2,7 +2,6 @@ import type { authV3 } from '@polyauth/api-types';
 import type { TokenRow, User } from '@polyauth/store';
 import { defineApi, type Reply } from '../../http/api-router.ts';
 import { ApiError } from '../../http/errors.ts';
-import { Impersonation } from '../../identity/impersonation.ts';
 import { randomHex } from '../../identity/secrets.ts';
 import { specPath } from '../../paths.ts';
 import type { Services } from '../../services.ts';
@@ -39,8 +38,7 @@ export const authV3Api = defineApi<Ops>({
   dialect: authV3Error,
   headers: NO_STORE,
   handlers: (s: Services) => {
-    const { store, tokens, accounts, config, users } = s;
-    const impersonation = new Impersonation(store, tokens);
+    const { store, tokens, accounts, config, users, impersonation } = s;
 
     /** Whole seconds, so the `expires` answered is exactly the one stored. */
     const expiry = () => new Date((Math.floor(Date.now() / 1000) + config.tokens.authV3Ttl) * 1000);

@@ -5,9 +5,9 @@ import { bearerToken } from '../../http/auth-header.ts';
 import { ApiError } from '../../http/errors.ts';
 import { isDatabaseUnavailable } from '../../http/to-api-error.ts';
 import { IdentifierTakenError } from '../../identity/accounts.ts';
-import { DeadLinkError, MailedLinks } from '../../identity/mailed-links.ts';
+import { DeadLinkError } from '../../identity/mailed-links.ts';
 import { PasswordPolicyError } from '../../identity/passwords.ts';
-import { RefreshSessions, type SessionTokens } from '../../identity/refresh-sessions.ts';
+import type { SessionTokens } from '../../identity/refresh-sessions.ts';
 import { ThrottledError } from '../../identity/throttle.ts';
 import { specPath } from '../../paths.ts';
 import type { Services } from '../../services.ts';
@@ -84,16 +84,7 @@ export const oauthServiceApi = defineApi<Ops>({
   dialect: oauthError,
   before: oauthBody,
   handlers: (s: Services) => {
-    const { store, tokens, accounts, clients, throttle, config, mailer, passwords, log, users } = s;
-    const sessions = new RefreshSessions(tokens, store, { api: API, accessTtl: config.tokens.accessTtl });
-    const links = new MailedLinks(
-      { store, mailer, passwords, throttle, log },
-      {
-        linkTtlSeconds: config.oauthService.linkTtlSeconds,
-        mailsPerHour: config.oauthService.mailsPerHour,
-        mailsPerHourPerIp: config.oauthService.mailsPerHourPerIp,
-      },
-    );
+    const { store, tokens, accounts, clients, throttle, config, users, sessions, links } = s;
     const verifyLink = (token: string) => `${config.publicUrl}${MOUNT}/valid_email/${token}`;
     const resetLink = (token: string) => {
       const page = new URL(config.oauthService.resetPasswordPage, `${config.publicUrl}/`);
