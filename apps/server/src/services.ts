@@ -3,11 +3,14 @@ import { createSecretBox, createStore, type Database, type Store } from '@polyau
 import type { Config } from './config.ts';
 import { Accounts } from './identity/accounts.ts';
 import { ClientCredentials } from './identity/clients.ts';
+import { SignIns } from './identity/sign-in.ts';
+import { Domains } from './identity/domains.ts';
 import { Impersonation } from './identity/impersonation.ts';
 import { LastLoginRecorder } from './identity/last-login.ts';
 import { Mailer } from './identity/mail.ts';
 import { MailedLinks } from './identity/mailed-links.ts';
 import { PasswordHasher } from './identity/passwords.ts';
+import { Profiles } from './identity/profiles.ts';
 import { Purger } from './identity/purge.ts';
 import { RefreshSessions } from './identity/refresh-sessions.ts';
 import { LoginThrottle } from './identity/throttle.ts';
@@ -15,7 +18,12 @@ import { TokenCache } from './identity/token-cache.ts';
 import { TokenService } from './identity/tokens.ts';
 import { UserCache } from './identity/user-cache.ts';
 
-/** Everything a handler may use. Built once per server by createServices. */
+/**
+ * The server's services, each built once by createServices. Handlers call the
+ * use-cases (accounts, signIns, profiles, domains, sessions, links, impersonation,
+ * clients, tokens); `db` and `store` are here for the composition root
+ * (start-up, /readyz, the first-run bootstrap) and for tests, never for a handler.
+ */
 export interface Services {
   config: Config;
   db: Database;
@@ -29,6 +37,12 @@ export interface Services {
   users: UserCache;
   throttle: LoginThrottle;
   accounts: Accounts;
+  /** Sign-in through any API, recorded alike. */
+  signIns: SignIns;
+  /** A user's record as they (or an ADMIN) read and change it. */
+  profiles: Profiles;
+  /** Domains and memberships. */
+  domains: Domains;
   /** Write-behind of users.last_login_at (LAST_LOGIN_FLUSH_MS). */
   lastLogins: LastLoginRecorder;
   clients: ClientCredentials;
@@ -73,6 +87,12 @@ export function createServices(config: Config, db: Database, log: Logger, jwtSec
     lastUsedGranularitySeconds: config.tokens.lastUsedGranularity,
     cache: tokenCache,
   });
+  const accounts = new Accounts(store, passwords, lastLogins);
+  const users = new UserCache(store, {
+    ttlSeconds: config.tokens.cacheTtl,
+    maxEntries: config.tokens.cacheMaxEntries,
+    changes: db.authChanges,
+  });
   const mailer = new Mailer({ ...config.mail, log, showLinks: config.env === 'development' });
   return {
     config,
@@ -82,18 +102,17 @@ export function createServices(config: Config, db: Database, log: Logger, jwtSec
     passwords,
     tokens,
     tokenCache,
-    users: new UserCache(store, {
-      ttlSeconds: config.tokens.cacheTtl,
-      maxEntries: config.tokens.cacheMaxEntries,
-      changes: db.authChanges,
-    }),
+    users,
     throttle,
-    accounts: new Accounts(store, passwords, throttle, lastLogins),
+    accounts,
+    signIns: new SignIns(store, passwords, throttle, lastLogins),
+    profiles: new Profiles(store, users, accounts),
+    domains: new Domains(store),
     lastLogins,
     clients: new ClientCredentials(store, { cache: tokenCache }),
     mailer,
     links: new MailedLinks(
-      { store, mailer, passwords, throttle, log },
+      { store, mailer, accounts, throttle, log },
       {
         linkTtlSeconds: config.oauthService.linkTtlSeconds,
         mailsPerHour: config.oauthService.mailsPerHour,
