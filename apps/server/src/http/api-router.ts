@@ -5,6 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import { DeadlineExceededError, RequestBudget, runWithBudget } from '../identity/database.ts';
 import type { Services } from '../services.ts';
 import { formBody, jsonBody, markBodiless } from './body-parsers.ts';
+import { errorContract } from './error-contract.ts';
 import { ApiError, kindForStatus, type ErrorDialect, type MatchedOperation } from './errors.ts';
 import { IdentityError } from '../identity/errors.ts';
 import { refuseHostileInput, refuseHostilePath } from './hostile-input.ts';
@@ -295,6 +296,8 @@ export function buildApiRouter<Ops>(def: ApiDefinition<Ops>, services: Services)
   steps.push(dispatch);
   router.use(series(steps));
 
+  // Error bodies are checked against the spec as handlers' replies are (tests).
+  const checkErrorBody = validatesResponses ? errorContract(spec) : undefined;
   router.use(((err, req, res, _next) => {
     // The operation the validator matched, if it got that far: identity
     // failures are answered as the dialect says for it, and invalid input
@@ -312,12 +315,18 @@ export function buildApiRouter<Ops>(def: ApiDefinition<Ops>, services: Services)
       res.end();
       return;
     }
+    let body = def.dialect.body(apiError);
+    const drift = checkErrorBody?.(op.operationId, apiError.status, body);
+    if (drift) {
+      // As the validator answers a reply that drifts from the spec: a 500, and the reason in the log.
+      req.log?.error({ status: apiError.status, body, reason: drift }, 'error response does not match the spec');
+      apiError = new ApiError('server_error', `The error response does not match the spec: ${drift}`);
+      body = def.dialect.body(apiError);
+    }
     res.status(apiError.status);
     setHeaders(res, Object.entries(apiError.headers));
     setHeaders(res, apiHeaders);
-    // The dialect body is sent without response validation: it is the
-    // contract's own error shape, built in one place.
-    sendJson(res, def.dialect.body(apiError));
+    sendJson(res, body);
   }) as express.ErrorRequestHandler);
 
   return router;
