@@ -18,6 +18,14 @@ module.exports = {
       to: { path: ['^apps/server/src/(http|apis|cli)/', '(^|/)node_modules/(express|express-openapi-validator|helmet|cookie-parser|pino-http)/'] },
     },
     {
+      name: 'only-identity-into-store',
+      comment:
+        'apis/, cli/ and http/ never use @polyauth/store at run time: they call a use-case of identity/ (only identity/ and the composition roots, services.ts and admin-services.ts, build on the store). `import type` is fine.',
+      severity: 'error',
+      from: { path: '^apps/server/src/(apis|cli|http)/' },
+      to: { path: '^packages/store/', dependencyTypesNot: ['type-only'] },
+    },
+    {
       name: 'http-not-into-apis',
       comment: 'apps/server/http assembles the app from the API list it is given; it never reaches into an API.',
       severity: 'error',

@@ -20,6 +20,25 @@ export default tseslint.config(
     },
   },
   {
+    // Handlers and admin commands call a use-case of identity/; the store and
+    // the database handle they could reach through the services are for the
+    // composition roots (lint:deps forbids importing the store itself).
+    files: ['apps/server/src/apis/**/*.ts', 'apps/server/src/cli/**/*.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: 'MemberExpression[property.name=/^(store|db)$/]',
+          message: 'Call a use-case of identity/ instead of the store (DESIGN.md, "Where a new rule goes").',
+        },
+        {
+          selector: 'ObjectPattern > Property[key.name=/^(store|db)$/]',
+          message: 'Call a use-case of identity/ instead of the store (DESIGN.md, "Where a new rule goes").',
+        },
+      ],
+    },
+  },
+  {
     files: ['**/*.cjs'],
     languageOptions: { sourceType: 'commonjs' },
     rules: { '@typescript-eslint/no-require-imports': 'off' },

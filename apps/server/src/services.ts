@@ -3,16 +3,27 @@ import { createSecretBox, createStore, type Database, type Store } from '@polyau
 import type { Config } from './config.ts';
 import { Accounts } from './identity/accounts.ts';
 import { ClientCredentials } from './identity/clients.ts';
+import { SignIns } from './identity/sign-in.ts';
+import { Domains } from './identity/domains.ts';
+import { Impersonation } from './identity/impersonation.ts';
 import { LastLoginRecorder } from './identity/last-login.ts';
 import { Mailer } from './identity/mail.ts';
+import { MailedLinks } from './identity/mailed-links.ts';
 import { PasswordHasher } from './identity/passwords.ts';
+import { Profiles } from './identity/profiles.ts';
 import { Purger } from './identity/purge.ts';
+import { RefreshSessions } from './identity/refresh-sessions.ts';
 import { LoginThrottle } from './identity/throttle.ts';
 import { TokenCache } from './identity/token-cache.ts';
 import { TokenService } from './identity/tokens.ts';
 import { UserCache } from './identity/user-cache.ts';
 
-/** Everything a handler may use. Built once per server by createServices. */
+/**
+ * The server's services, each built once by createServices. Handlers call the
+ * use-cases (accounts, signIns, profiles, domains, sessions, links, impersonation,
+ * clients, tokens); `db` and `store` are here for the composition root
+ * (start-up, /readyz, the first-run bootstrap) and for tests, never for a handler.
+ */
 export interface Services {
   config: Config;
   db: Database;
@@ -26,10 +37,22 @@ export interface Services {
   users: UserCache;
   throttle: LoginThrottle;
   accounts: Accounts;
+  /** Sign-in through any API, recorded alike. */
+  signIns: SignIns;
+  /** A user's record as they (or an ADMIN) read and change it. */
+  profiles: Profiles;
+  /** Domains and memberships. */
+  domains: Domains;
   /** Write-behind of users.last_login_at (LAST_LOGIN_FLUSH_MS). */
   lastLogins: LastLoginRecorder;
   clients: ClientCredentials;
   mailer: Mailer;
+  /** Password-reset and email-verification links (oauth-service); mails sent after the answer. */
+  links: MailedLinks;
+  /** oauth-service's refresh-token sessions and the JWT access tokens issued from them. */
+  sessions: RefreshSessions;
+  /** An ADMIN acting for another user (auth-v3's loginOther, its /web pages). */
+  impersonation: Impersonation;
   /** Scheduled deletion of dead tokens and counters; started by `startServices`. */
   purger: Purger;
 }
@@ -59,28 +82,45 @@ export function createServices(config: Config, db: Database, log: Logger, jwtSec
     changes: db.authChanges,
   });
   const lastLogins = new LastLoginRecorder(store, { flushMs: config.lastLoginFlushMs, log });
+  const tokens = new TokenService(store, {
+    jwtSecret,
+    lastUsedGranularitySeconds: config.tokens.lastUsedGranularity,
+    cache: tokenCache,
+  });
+  const accounts = new Accounts(store, passwords, lastLogins);
+  const users = new UserCache(store, {
+    ttlSeconds: config.tokens.cacheTtl,
+    maxEntries: config.tokens.cacheMaxEntries,
+    changes: db.authChanges,
+  });
+  const mailer = new Mailer({ ...config.mail, log, showLinks: config.env === 'development' });
   return {
     config,
     db,
     store,
     log,
     passwords,
-    tokens: new TokenService(store, {
-      jwtSecret,
-      lastUsedGranularitySeconds: config.tokens.lastUsedGranularity,
-      cache: tokenCache,
-    }),
+    tokens,
     tokenCache,
-    users: new UserCache(store, {
-      ttlSeconds: config.tokens.cacheTtl,
-      maxEntries: config.tokens.cacheMaxEntries,
-      changes: db.authChanges,
-    }),
+    users,
     throttle,
-    accounts: new Accounts(store, passwords, throttle, lastLogins),
+    accounts,
+    signIns: new SignIns(store, passwords, throttle, lastLogins),
+    profiles: new Profiles(store, users, accounts),
+    domains: new Domains(store),
     lastLogins,
     clients: new ClientCredentials(store, { cache: tokenCache }),
-    mailer: new Mailer({ ...config.mail, log, showLinks: config.env === 'development' }),
+    mailer,
+    links: new MailedLinks(
+      { store, mailer, accounts, throttle, log },
+      {
+        linkTtlSeconds: config.oauthService.linkTtlSeconds,
+        mailsPerHour: config.oauthService.mailsPerHour,
+        mailsPerHourPerIp: config.oauthService.mailsPerHourPerIp,
+      },
+    ),
+    sessions: new RefreshSessions(tokens, store, { api: 'oauth-service', accessTtl: config.tokens.accessTtl }),
+    impersonation: new Impersonation(store, tokens),
     purger: new Purger(
       store,
       {
@@ -112,14 +152,17 @@ export async function startServices(s: Services): Promise<void> {
 }
 
 /**
- * Writes the pending last login times, then stops the worker pool and the
- * mail transport (the database is closed by its owner, after this).
+ * Closes what createServices built, users before what they use: the purge
+ * schedule; the mails still being sent (a reset link answered before its
+ * mail left) before the mail transport; the pending last login times; the
+ * caches; the worker pool last. The database is closed by its owner, after this.
  */
 export async function closeServices(s: Services): Promise<void> {
   await s.purger.close();
+  await s.links.drain();
+  s.mailer.close();
   await s.lastLogins.close();
   s.tokenCache.close();
   s.users.close();
-  s.mailer.close();
   await s.passwords.close();
 }

@@ -2,11 +2,13 @@ import { readFileSync } from 'node:fs';
 import express, { type Request, type RequestHandler, type Response, type Router } from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
 import { parse as parseYaml } from 'yaml';
-import { DeadlineExceededError, RequestBudget, runWithBudget } from '@polyauth/store';
+import { DeadlineExceededError, RequestBudget, runWithBudget } from '../identity/database.ts';
 import type { Services } from '../services.ts';
 import { formBody, jsonBody, markBodiless } from './body-parsers.ts';
-import { ApiError, kindForStatus, type ErrorDialect } from './errors.ts';
-import { refuseHostileInput } from './hostile-input.ts';
+import { errorContract } from './error-contract.ts';
+import { ApiError, kindForStatus, type ErrorDialect, type MatchedOperation } from './errors.ts';
+import { IdentityError } from '../identity/errors.ts';
+import { refuseHostileInput, refuseHostilePath } from './hostile-input.ts';
 import { inFlightOf } from './in-flight.ts';
 import { setUnavailableReason } from './request-log.ts';
 import { series } from './series.ts';
@@ -102,15 +104,31 @@ interface OperationDoc {
   'x-polyauth-invalid-status'?: number;
 }
 
-/** Operations whose spec says invalid input is answered with another status (mts-auth POST /user: 406). */
-function invalidStatusOf(spec: Record<string, unknown>, req: Request, mount: string): number | undefined {
-  const paths = spec.paths as Record<string, Record<string, OperationDoc>>;
-  const rel = req.originalUrl.split('?')[0]!.slice(mount === '/' ? 0 : mount.length) || '/';
-  for (const [p, item] of Object.entries(paths)) {
-    const re = new RegExp(`^${p.replace(/\{[^}]+\}/g, '[^/]+')}/?$`);
-    if (re.test(rel)) return item[req.method.toLowerCase()]?.['x-polyauth-invalid-status'];
+/** The operation the validator matched (req.openapi.schema), as an error needs it. */
+function matchedOperation(req: Request): MatchedOperation {
+  const schema = (req as { openapi?: { schema?: OperationDoc } }).openapi?.schema;
+  const invalidStatus = schema?.['x-polyauth-invalid-status'];
+  return {
+    operationId: typeof schema?.operationId === 'string' ? schema.operationId : undefined,
+    invalidStatus: typeof invalidStatus === 'number' ? invalidStatus : undefined,
+  };
+}
+
+/**
+ * express-openapi-validator's own route match (the step that sets
+ * req.openapi), taken out of its middleware list so that it can run before
+ * the body is read: an error raised by the body parsers or the hostile-input
+ * check then knows its operation too (mts-auth POST /user answers all
+ * invalid input 406). Fails the build of the router, loudly, if a release of
+ * the validator no longer names these steps.
+ */
+function splitValidator(middleware: RequestHandler[]): { match: RequestHandler[]; rest: RequestHandler[] } {
+  const names = ['pathParamsMiddleware', 'metadataMiddleware'];
+  const match = middleware.filter((mw) => names.includes(mw.name));
+  if (match.length !== names.length || middleware.indexOf(match[1]!) !== 1 || middleware.indexOf(match[0]!) !== 0) {
+    throw new Error(`express-openapi-validator no longer starts with ${names.join(', ')}: see splitValidator in http/api-router.ts`);
   }
-  return undefined;
+  return { match, rest: middleware.slice(names.length) };
 }
 
 /**
@@ -190,9 +208,8 @@ export function buildApiRouter<Ops>(def: ApiDefinition<Ops>, services: Services)
     });
   }
   steps.push(...(def.before?.(services) ?? []));
-  steps.push(jsonBody(config), formBody(config), refuseHostileInput((path) => anyOperation(undefined, path)));
-  steps.push(
-    ...OpenApiValidator.middleware({
+  const validator = splitValidator(
+    OpenApiValidator.middleware({
       apiSpec: structuredClone(spec) as never,
       // Unknown query parameters are ignored (cache-busting `?_=1`), as HTTP
       // intermediaries and browsers expect; an operation can still refuse them
@@ -204,8 +221,11 @@ export function buildApiRouter<Ops>(def: ApiDefinition<Ops>, services: Services)
       fileUploader: false,
       validateFormats: true,
       ignoreUndocumented: false,
-    }),
+    }) as RequestHandler[],
   );
+  steps.push(refuseHostilePath((path) => anyOperation(undefined, path)), ...validator.match);
+  steps.push(jsonBody(config), formBody(config), refuseHostileInput);
+  steps.push(...validator.rest);
   // Dispatch by the operation the validator matched (req.openapi): the spec is
   // the one routing table, and no second, Express-side match can disagree
   // with it. Path parameters are the validator's (req.params, coerced).
@@ -276,12 +296,17 @@ export function buildApiRouter<Ops>(def: ApiDefinition<Ops>, services: Services)
   steps.push(dispatch);
   router.use(series(steps));
 
+  // Error bodies are checked against the spec as handlers' replies are (tests).
+  const checkErrorBody = validatesResponses ? errorContract(spec) : undefined;
   router.use(((err, req, res, _next) => {
-    const { error, internal, unavailable } = toApiError(err);
+    // The operation the validator matched, if it got that far: identity
+    // failures are answered as the dialect says for it, and invalid input
+    // with the status its spec gives (x-polyauth-invalid-status).
+    const op = matchedOperation(req);
+    const { error, internal, unavailable } = toApiError(err, def.dialect.identity, op);
     let apiError = error;
-    if (apiError.status === 400 && !(err instanceof ApiError)) {
-      const override = invalidStatusOf(spec, req, def.mount);
-      if (override) apiError = new ApiError(kindForStatus(override), apiError.message, { status: override, headers: apiError.headers });
+    if (apiError.status === 400 && op.invalidStatus && !(err instanceof ApiError) && !(err instanceof IdentityError)) {
+      apiError = new ApiError(kindForStatus(op.invalidStatus), apiError.message, { status: op.invalidStatus, headers: apiError.headers });
     }
     if (internal) req.log?.error({ err }, 'request failed');
     else if (unavailable) setUnavailableReason(res, unavailable); // the request's own log line, at warn
@@ -290,12 +315,18 @@ export function buildApiRouter<Ops>(def: ApiDefinition<Ops>, services: Services)
       res.end();
       return;
     }
+    let body = def.dialect.body(apiError);
+    const drift = checkErrorBody?.(op.operationId, apiError.status, body);
+    if (drift) {
+      // As the validator answers a reply that drifts from the spec: a 500, and the reason in the log.
+      req.log?.error({ status: apiError.status, body, reason: drift }, 'error response does not match the spec');
+      apiError = new ApiError('server_error', `The error response does not match the spec: ${drift}`);
+      body = def.dialect.body(apiError);
+    }
     res.status(apiError.status);
     setHeaders(res, Object.entries(apiError.headers));
     setHeaders(res, apiHeaders);
-    // The dialect body is sent without response validation: it is the
-    // contract's own error shape, built in one place.
-    sendJson(res, def.dialect(apiError));
+    sendJson(res, body);
   }) as express.ErrorRequestHandler);
 
   return router;

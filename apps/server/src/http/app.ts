@@ -3,7 +3,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import express, { type Express, type Router } from 'express';
 import expressStaticGzip from 'express-static-gzip';
-import { migrationsCurrent } from '@polyauth/store';
+import { migrationsCurrent } from '../identity/database.ts';
 import { docsDistDir, specsDir } from '../paths.ts';
 import type { Services } from '../services.ts';
 import { buildApiRouter, type ApiDefinition } from './api-router.ts';
@@ -196,7 +196,7 @@ function refusalRenderer(byMount: ApiDefinition<never>[]): RenderRefusal {
     if (!api) return { contentType: 'text/plain; charset=utf-8', body: `${error.message}\n`, headers: [] };
     return {
       contentType: 'application/json; charset=utf-8',
-      body: JSON.stringify(api.dialect(error)),
+      body: JSON.stringify(api.dialect.body(error)),
       headers: Object.entries(api.headers ?? {}),
     };
   };

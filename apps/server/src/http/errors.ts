@@ -1,3 +1,5 @@
+import type { IdentityError, IdentityErrorKind, IdentityProblem, ProblemOf } from '../identity/errors.ts';
+
 /** The generic kinds of failure; each API renders them in its own dialect. */
 export type ErrorKind =
   | 'bad_request'
@@ -32,11 +34,11 @@ export const statusOfKind: Record<ErrorKind, number> = {
   service_unavailable: 503,
 };
 
-export interface ApiErrorOptions {
+export interface ApiErrorOptions<Code extends string = string> {
   /** HTTP status, when not the kind's usual one (e.g. mint's 404 for bad credentials). */
   status?: number;
-  /** The API's own error code, when it has a more precise one than the kind. */
-  code?: string;
+  /** The API's own error code (from its spec's enum), when it has a more precise one than the kind. */
+  code?: Code;
   headers?: Record<string, string>;
 }
 
@@ -46,14 +48,14 @@ export interface ApiErrorOptions {
  * not a bug: no stack trace is captured (capturing one cost more than the
  * rest of a refused request).
  */
-export class ApiError extends Error {
+export class ApiError<Code extends string = string> extends Error {
   override name = 'ApiError';
   readonly kind: ErrorKind;
   readonly status: number;
-  readonly code: string | undefined;
+  readonly code: Code | undefined;
   readonly headers: Record<string, string>;
 
-  constructor(kind: ErrorKind, message: string, opts: ApiErrorOptions = {}) {
+  constructor(kind: ErrorKind, message: string, opts: ApiErrorOptions<Code> = {}) {
     const limit = Error.stackTraceLimit;
     Error.stackTraceLimit = 0;
     super(message);
@@ -65,8 +67,48 @@ export class ApiError extends Error {
   }
 }
 
-/** Turns an ApiError into the API's documented error body. */
-export type ErrorDialect = (err: ApiError) => unknown;
+/**
+ * The operation the validator matched for the request (`req.openapi.schema`),
+ * as far as an error needs it; undefined fields when none was matched (an
+ * unknown path, or a failure before the match).
+ */
+export interface MatchedOperation {
+  operationId: string | undefined;
+  /** `x-polyauth-invalid-status`: the status the spec gives invalid input of this operation (mts-auth POST /user: 406). */
+  invalidStatus: number | undefined;
+}
+
+export const NO_OPERATION: MatchedOperation = { operationId: undefined, invalidStatus: undefined };
+
+/**
+ * How an API answers each kind of identity failure, per operation where it
+ * must: one entry per kind, so a kind added to IdentityProblem is a compile
+ * error in every dialect until it says how it answers it.
+ */
+export type IdentityDialect = {
+  [K in IdentityErrorKind]: (problem: ProblemOf<K>, err: IdentityError, op: MatchedOperation) => ApiError;
+};
+
+/** An API's one error dialect: its answer to every identity failure, and its error body. */
+export interface ErrorDialect {
+  identity: IdentityDialect;
+  /** The API's documented error body for `err`. */
+  body(err: ApiError): unknown;
+}
+
+/** The ApiError an API's dialect makes of an identity failure. */
+export function fromIdentity(dialect: IdentityDialect, err: IdentityError, op: MatchedOperation): ApiError {
+  const answer = dialect[err.problem.kind] as (problem: IdentityProblem, err: IdentityError, op: MatchedOperation) => ApiError;
+  return answer(err.problem, err, op);
+}
+
+/** 429 with Retry-After: a throttled attempt, in any API. */
+export function tooManyRequests<Code extends string>(retryAfter: number, opts: ApiErrorOptions<Code> = {}): ApiError<Code> {
+  return new ApiError<Code>('too_many_requests', 'Too many attempts; try again later.', {
+    ...opts,
+    headers: { ...opts.headers, 'Retry-After': String(retryAfter) },
+  });
+}
 
 const kindOfStatus = new Map(Object.entries(statusOfKind).map(([k, v]) => [v, k as ErrorKind]));
 

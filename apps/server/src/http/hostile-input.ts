@@ -66,17 +66,26 @@ function checkPath(req: Request, isOperationPath: (path: string) => boolean): vo
 }
 
 /**
- * The one check every API router runs after reading the body and before
- * validating the request: path, query and body hold no NUL and no lone
- * surrogate, and the path decodes. Credentials decoded from headers are
- * checked where they are decoded (auth-header.ts).
+ * The first check of every API router, before the validator matches the
+ * request to an operation (which would stumble on a path that does not
+ * decode): the path decodes and holds no NUL and no lone surrogate.
  */
-export const refuseHostileInput = (isOperationPath: (path: string) => boolean): RequestHandler => (req, _res, next) => {
+export const refuseHostilePath = (isOperationPath: (path: string) => boolean): RequestHandler => (req, _res, next) => {
   try {
     checkPath(req, isOperationPath);
   } catch (err) {
     return next(err);
   }
+  next();
+};
+
+/**
+ * The check every API router runs after reading the body and before
+ * validating the request: query and body hold no NUL and no lone surrogate.
+ * Credentials decoded from headers are checked where they are decoded
+ * (auth-header.ts).
+ */
+export const refuseHostileInput: RequestHandler = (req, _res, next) => {
   const where = findForbidden(req.query, 'query') ?? findForbidden(req.body, 'body');
   if (where) {
     const named = cutText(where.replace(/^(query|body)\.?/, '$1 ').trim(), 120);

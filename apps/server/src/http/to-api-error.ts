@@ -1,7 +1,6 @@
-import { DeadlineExceededError, IdentifierTakenError, isConnectionError } from '@polyauth/store';
-import { PasswordPolicyError } from '../identity/passwords.ts';
-import { ThrottledError } from '../identity/throttle.ts';
-import { ApiError, kindForStatus } from './errors.ts';
+import { DeadlineExceededError, isConnectionError } from '../identity/database.ts';
+import { IdentityError } from '../identity/errors.ts';
+import { ApiError, fromIdentity, kindForStatus, NO_OPERATION, tooManyRequests, type IdentityDialect, type MatchedOperation } from './errors.ts';
 import { cutText } from '../identity/text.ts';
 import { HostileInputError } from './hostile-input.ts';
 
@@ -43,27 +42,38 @@ function describeValidation(items: ValidatorErrorItem[] | undefined, fallback: s
 }
 
 /**
- * Maps anything thrown while serving a request to an ApiError. Unknown errors
+ * Identity failures outside every API (auth-v3's /web pages): the kind's
+ * usual status, the use-case's own words.
+ */
+export const plainIdentity: IdentityDialect = {
+  identifier_taken: (_p, e) => new ApiError('conflict', e.message),
+  domain_name_taken: (_p, e) => new ApiError('conflict', e.message),
+  weak_password: (_p, e) => new ApiError('bad_request', e.message),
+  throttled: (p) => tooManyRequests(p.retryAfter),
+  invalid_credentials: (_p, e) => new ApiError('unauthorized', e.message),
+  second_factor: (_p, e) => new ApiError('unauthorized', e.message),
+  forbidden: (_p, e) => new ApiError('forbidden', e.message),
+  not_found: (_p, e) => new ApiError('not_found', e.message),
+  dead_link: (_p, e) => new ApiError('not_found', e.message),
+};
+
+/**
+ * Maps anything thrown while serving a request to an ApiError: identity
+ * failures as the API's dialect answers them for the matched operation
+ * (`identity`, `op`), the rest by what they are. Unknown errors
  * become a bare 500: their details are logged by the caller, never sent.
  * Returns `internal: true` for those so they are logged at error level.
  * A database that cannot serve is not a bug: 503, `internal: false`, and
  * `unavailable` says why in a few words, for the request's one log line.
  */
-export function toApiError(err: unknown): { error: ApiError; internal: boolean; unavailable?: string } {
+export function toApiError(
+  err: unknown,
+  identity: IdentityDialect = plainIdentity,
+  op: MatchedOperation = NO_OPERATION,
+): { error: ApiError; internal: boolean; unavailable?: string } {
   if (err instanceof ApiError) return { error: err, internal: false };
-  if (err instanceof ThrottledError) {
-    return {
-      error: new ApiError('too_many_requests', 'Too many attempts; try again later.', {
-        headers: { 'Retry-After': String(err.retryAfter) },
-      }),
-      internal: false,
-    };
-  }
+  if (err instanceof IdentityError) return { error: fromIdentity(identity, err, op), internal: false };
   if (err instanceof HostileInputError) return { error: new ApiError('bad_request', err.message), internal: false };
-  if (err instanceof PasswordPolicyError) return { error: new ApiError('bad_request', err.message), internal: false };
-  if (err instanceof IdentifierTakenError) {
-    return { error: new ApiError('conflict', `That ${err.field} is already registered.`), internal: false };
-  }
   if (isDatabaseUnavailable(err)) {
     return {
       error: new ApiError('service_unavailable', 'The service is temporarily unavailable; try again shortly.', {

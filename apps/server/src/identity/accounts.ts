@@ -1,152 +1,79 @@
-import { createStore, IdentifierTakenError, type NewUser, type Store, type User } from '@polyauth/store';
-import { checkPasswordPolicy, MAX_PASSWORD_BYTES, type PasswordHasher } from './passwords.ts';
+import { IdentifierTakenError, roles, type NewUser, type Role, type Store, type TokenRow, type User } from '@polyauth/store';
+import { audited, type Caller } from './caller.ts';
+import { IdentityError } from './errors.ts';
+import { checkPasswordPolicy, type PasswordHasher } from './passwords.ts';
 import type { LastLoginRecorder } from './last-login.ts';
-import type { LoginReservation, LoginThrottle } from './throttle.ts';
-import { totpStep } from './totp.ts';
-
-export { IdentifierTakenError };
-
-export interface SignInAttempt {
-  api: string;
-  identifier: string;
-  password: string;
-  ip: string;
-  /**
-   * Enforce the user's TOTP second factor (auth-v3), with the code sent, if
-   * any. Without this option (APIs whose contract has no second factor) a
-   * TOTP-enrolled user cannot sign in: the answer, and the failure counted,
-   * are those of a wrong password.
-   */
-  secondFactor?: { code: string | undefined };
-}
 
 /**
- * `credentials`: unknown user, wrong password or disabled account (one answer).
- * `second_factor`: the password was right but the TOTP code is missing, wrong
- * or already used; only ever returned after the password matched.
+ * A password to set: for a user by id, or for the user a step run inside the
+ * same transaction names (a reset link consumed with the change), undefined
+ * when that step finds nobody.
  */
-export type SignInResult = { ok: true; user: User } | { ok: false; reason: 'credentials' | 'second_factor' };
+export type PasswordTarget = string | ((store: Store) => Promise<string | undefined>);
+
+/** Every role a user may have. */
+export { roles };
+
+/** An id, a username or an email, as an administrator names a user. */
+const ID = /^[1-9][0-9]{0,17}$/;
 
 /**
- * Registration, sign-in and password changes over the shared user store,
- * the same for every API. Knows nothing of HTTP.
+ * The life of an account, the same for every API and the admin CLI:
+ * registration, sign-out, password changes, roles, two-factor enrolment and
+ * disabling (sign-in is SignIns'). Knows nothing of HTTP.
  */
 export class Accounts {
   readonly #store: Store;
-  readonly #passwords: PasswordHasher;
-  readonly #throttle: LoginThrottle;
+  readonly #passwords: () => PasswordHasher;
   readonly #logins: LastLoginRecorder;
 
-  constructor(store: Store, passwords: PasswordHasher, throttle: LoginThrottle, logins: LastLoginRecorder) {
+  /** `passwords` may be a factory: the admin CLI starts the bcrypt pool only when a command hashes. */
+  constructor(store: Store, passwords: PasswordHasher | (() => PasswordHasher), logins: LastLoginRecorder) {
     this.#store = store;
-    this.#passwords = passwords;
-    this.#throttle = throttle;
+    this.#passwords = typeof passwords === 'function' ? passwords : () => passwords;
     this.#logins = logins;
   }
 
   /**
-   * Creates a user. Throws PasswordPolicyError for a bad password and
-   * IdentifierTakenError when the username or email is taken.
+   * Creates a user: `user.register` when they register themselves,
+   * `user.create` when an administrator does. Throws IdentityError
+   * `weak_password` for a bad password, `identifier_taken` when the username
+   * or email is someone's already (a race between two registrations
+   * included).
    */
-  async register(input: Omit<NewUser, 'passwordHash'> & { password: string; minPasswordLength?: number }, ctx: { api: string; ip: string }): Promise<User> {
+  async register(input: Omit<NewUser, 'passwordHash'> & { password: string; minPasswordLength?: number }, caller: Caller): Promise<User> {
     checkPasswordPolicy(input.password, input.minPasswordLength);
     const { password, minPasswordLength: _unused, ...rest } = input;
-    const passwordHash = await this.#passwords.hash(password);
+    const passwordHash = await this.#passwords().hash(password);
     // The user and its audit record in one transaction: a registration that
     // committed is answered as done, one that failed left nothing behind.
-    return this.#store.knex.transaction(async (trx) => {
-      const store = createStore(trx);
-      const user = await store.users.create({ ...rest, passwordHash });
-      await store.audit.write({ api: ctx.api, action: 'user.register', targetUserId: user.id, actorUserId: user.id, ip: ctx.ip });
-      return user;
-    });
-  }
-
-  /**
-   * Checks a username-or-email and password. Throws ThrottledError when the
-   * account or address is locked, or its budget is spent by failures and by
-   * attempts still being compared. An unknown user, a wrong password and a
-   * disabled account all give `{ ok: false }` after the same bcrypt work.
-   *
-   * The attempt is reserved against both counters before the password is
-   * compared (LoginThrottle.reserve), so of any number of parallel guesses no
-   * more than the limit are ever compared; it is settled once its outcome is
-   * known (an attempt that throws on the way counts as failed: its password
-   * may have been compared).
-   */
-  async signIn(a: SignInAttempt): Promise<SignInResult> {
-    // The database cannot store NUL in text: such an identifier matches nobody
-    // and is counted (throttle, audit) like any other unknown one.
-    const lookup = !a.identifier.includes('\0') && a.identifier.length <= 254;
-    const user = lookup ? await this.#store.users.byIdentifier(a.identifier) : undefined;
-    // counted against the account, however it was named (see accountKey)
-    const account = this.#throttle.accountKey(a.identifier, user?.id);
-    const reservation = await this.#throttle.reserve(account, a.ip);
     try {
-      return await this.#attempt(a, user, reservation);
+      return await this.#store.knex.transaction(async (trx) => {
+        const store = this.#store.withKnex(trx);
+        const user = await store.users.create({ ...rest, passwordHash });
+        const detail = caller.admin ? { username: user.username, role: user.role } : null;
+        await store.audit.write({ action: caller.admin ? 'user.create' : 'user.register', ...audited(caller, user.id, detail) });
+        return user;
+      });
     } catch (err) {
-      if (!reservation.settled) await reservation.settle('failure').catch(() => 0);
+      if (err instanceof IdentifierTakenError) throw IdentityError.identifierTaken(err.field);
       throw err;
     }
   }
 
   /**
-   * What the audit log keeps of a failed attempt's identifier: the account it
-   * names (targetUserId), else only the keyed hash of what was typed (often a
-   * password typed into the wrong field), never the text.
+   * Ends one token at once (a sign-out), audited with `action` (default
+   * `logout`). Of two racing sign-outs with one token, only one ends it:
+   * false for the other, and for a token already gone.
    */
-  #failureRecord(a: SignInAttempt, user: User | undefined, lockedFor: number) {
-    const detail = {
-      ...(user ? {} : { identifierHash: this.#throttle.identifierHash(a.identifier) }),
-      ...(lockedFor > 0 ? { lockedForSeconds: lockedFor } : {}),
-    };
-    return { targetUserId: user?.id ?? null, detail: Object.keys(detail).length > 0 ? detail : null };
-  }
-
-  async #attempt(a: SignInAttempt, user: User | undefined, reservation: LoginReservation): Promise<SignInResult> {
-    const passwordOk =
-      // bcrypt reads 72 bytes: a longer password would match on its prefix.
-      // No stored password is longer (registration refuses it), so it never matches.
-      user && Buffer.byteLength(a.password) <= MAX_PASSWORD_BYTES
-        ? await this.#passwords.compare(a.password, user.passwordHash)
-        : await this.#passwords.compareDummy(a.password);
-    if (!user || !passwordOk || user.disabled) {
-      const lockedFor = await reservation.settle('failure');
-      await this.#store.audit.write({
-        api: a.api,
-        action: lockedFor > 0 ? 'login.lockout' : 'login.failure',
-        ip: a.ip,
-        ...this.#failureRecord(a, user, lockedFor),
-      });
-      return { ok: false, reason: 'credentials' };
-    }
-    if (user.totpSecret) {
-      if (!a.secondFactor) {
-        // Only auth-v3's contract carries a second factor. An account with
-        // TOTP enrolled must not be reachable with the password alone through
-        // the other APIs, so they answer as for wrong credentials, and count
-        // it as a failure too: were the right password not counted, a guess
-        // followed by known-wrong ones would tell by when the lockout comes
-        // whether the guess was right, without the second factor.
-        const lockedFor = await reservation.settle('failure');
-        await this.#store.audit.write({
-          api: a.api,
-          action: lockedFor > 0 ? 'login.lockout' : 'login.second_factor_required',
-          ip: a.ip,
-          ...this.#failureRecord(a, user, lockedFor),
-        });
-        return { ok: false, reason: 'credentials' };
-      }
-      const refused = await this.#checkSecondFactor(a, user, user.totpSecret, a.secondFactor.code, reservation);
-      if (refused) return refused;
-    }
-    await reservation.settle('success');
-    if (this.#passwords.needsRehash(user.passwordHash)) {
-      const newHash = await this.#passwords.hash(a.password);
-      await this.#store.users.replacePasswordHash(user.id, user.passwordHash, newHash);
-    }
-    await this.#store.audit.write({ api: a.api, action: 'login.success', actorUserId: user.id, targetUserId: user.id, ip: a.ip });
-    return { ok: true, user: this.#logins.overlay(user) };
+  async signOut(row: TokenRow, caller: Caller, o: { action?: 'logout' | 'token.revoke' } = {}): Promise<boolean> {
+    if (!(await this.#store.tokens.consume(row.id))) return false;
+    await this.#store.audit.write({
+      // user-token-auth's sign-outs have always been logged as `token.revoke`; the operators' queries read that
+      action: o.action ?? 'logout',
+      ...audited({ ...caller, actorUserId: row.actorUserId ?? caller.actorUserId }, row.userId, { tokenId: row.id, reason: 'logout' }),
+    });
+    return true;
   }
 
   /**
@@ -164,59 +91,127 @@ export class Accounts {
     return user && this.#logins.overlay(user);
   }
 
+  /** A user by id, username or email (a number is an id first, then a username). */
+  async find(ref: string): Promise<User | undefined> {
+    const value = ref.trim();
+    return (
+      (ID.test(value) ? await this.#store.users.byId(value) : undefined) ??
+      (value.length > 0 && value.length <= 254 && !value.includes('\0') ? await this.#store.users.byIdentifier(value) : undefined)
+    );
+  }
+
+  /** Users in id order, at most `limit`. */
+  list(limit: number): Promise<User[]> {
+    return this.#store.users.list(limit);
+  }
+
   /**
-   * Sets a new password and revokes every token the user holds in every API
-   * (except `keepTokenId`, the one making the change, if given).
+   * The one place a password is set: checks the policy, hashes, stores it and
+   * revokes every token the user holds in every API (except `keepTokenId`,
+   * the one making the change) in one transaction, then audits `action`
+   * (`user.password_change`, or `user.password_reset` for a mailed link).
+   * Returns undefined when a target step found nobody.
    */
-  async changePassword(userId: string, password: string, ctx: { api: string; ip: string; actorUserId?: string; keepTokenId?: string }): Promise<void> {
+  async setPassword(
+    target: PasswordTarget,
+    password: string,
+    caller: Caller,
+    o: { keepTokenId?: string; action?: 'user.password_change' | 'user.password_reset' } = {},
+  ): Promise<{ userId: string; revokedTokens: number } | undefined> {
     checkPasswordPolicy(password);
-    const hash = await this.#passwords.hash(password);
-    const revoked = await this.#store.knex.transaction(async (trx) => {
-      await this.#store.users.setPasswordHash(userId, hash, trx);
-      return this.#store.tokens.revokeAllForUser(userId, ctx.keepTokenId, trx);
+    const hash = await this.#passwords().hash(password);
+    const done = await this.#store.knex.transaction(async (trx) => {
+      const store = this.#store.withKnex(trx);
+      const userId = typeof target === 'string' ? target : await target(store);
+      if (userId === undefined) return undefined;
+      await store.users.setPasswordHash(userId, hash);
+      return { userId, revokedTokens: await store.tokens.revokeAllForUser(userId, o.keepTokenId) };
     });
+    if (!done) return undefined;
     await this.#store.audit.write({
-      api: ctx.api,
-      action: 'user.password_change',
-      actorUserId: ctx.actorUserId ?? userId,
-      targetUserId: userId,
-      ip: ctx.ip,
-      detail: { revokedTokens: revoked },
+      action: o.action ?? 'user.password_change',
+      ...audited(caller, done.userId, { revokedTokens: done.revokedTokens }),
+    });
+    return done;
+  }
+
+  /**
+   * A signed-in user's (or an ADMIN's) new password for `userId`: every token
+   * the user holds in every API is revoked but `keepTokenId`, the caller's own.
+   */
+  async changePassword(userId: string, password: string, caller: Caller & { keepTokenId?: string }): Promise<void> {
+    await this.setPassword(userId, password, caller, { keepTokenId: caller.keepTokenId });
+  }
+
+  /** An administrator's change of role. */
+  async setRole(user: User, role: Role, caller: Caller): Promise<User> {
+    return this.#store.knex.transaction(async (trx) => {
+      const store = this.#store.withKnex(trx);
+      const updated = await store.users.update(user.id, { role });
+      if (!updated) throw IdentityError.notFound('There is no such user.');
+      await store.audit.write({ action: 'user.role_change', ...audited(caller, user.id, { from: user.role, to: role }) });
+      return updated;
     });
   }
 
   /**
-   * The TOTP check, run only once the password matched, so that nobody without
-   * the password can use up or brute-force a user's codes, or learn from this
-   * answer whether the account has TOTP. A wrong or replayed code counts as a
-   * failed login; a missing code does not (it is the first half of a normal
-   * two-factor login) but does not reset the counter either.
+   * Disables a user and revokes every token they hold, in every API, in one
+   * transaction; or enables them again.
    */
-  async #checkSecondFactor(
-    a: SignInAttempt,
-    user: User,
-    secret: string,
-    code: string | undefined,
-    reservation: LoginReservation,
-  ): Promise<SignInResult | undefined> {
-    let problem: 'missing' | 'wrong' | 'replayed';
-    if (code === undefined || code === '') {
-      problem = 'missing';
-    } else {
-      const step = code.length <= 32 ? totpStep(secret, code) : undefined;
-      if (step !== undefined && (await this.#store.users.consumeTotpStep(user.id, step))) return undefined;
-      problem = step === undefined ? 'wrong' : 'replayed';
-    }
-    // a missing code gives the reservation back without forgetting anything
-    const lockedFor = await reservation.settle(problem === 'missing' ? 'neutral' : 'failure');
-    await this.#store.audit.write({
-      api: a.api,
-      action: lockedFor > 0 ? 'login.lockout' : 'login.second_factor_failure',
-      actorUserId: null,
-      targetUserId: user.id,
-      ip: a.ip,
-      detail: { code: problem, ...(lockedFor > 0 ? { lockedForSeconds: lockedFor } : {}) },
+  async setDisabled(user: User, disabled: boolean, caller: Caller): Promise<{ user: User; revokedTokens: number }> {
+    return this.#store.knex.transaction(async (trx) => {
+      const store = this.#store.withKnex(trx);
+      const updated = await store.users.update(user.id, { disabled });
+      if (!updated) throw IdentityError.notFound('There is no such user.');
+      const revokedTokens = disabled ? await store.tokens.revokeAllForUser(user.id) : 0;
+      await store.audit.write(
+        disabled
+          ? { action: 'user.disable', ...audited(caller, user.id, { revokedTokens }) }
+          : { action: 'user.enable', ...audited(caller, user.id) },
+      );
+      return { user: updated, revokedTokens };
     });
-    return { ok: false, reason: 'second_factor' };
   }
+
+  /** Revokes every live token of a user, or only those one API issued. */
+  async revokeTokens(user: User, api: string | undefined, caller: Caller): Promise<number> {
+    return this.#store.knex.transaction(async (trx) => {
+      const store = this.#store.withKnex(trx);
+      const n = api ? await store.tokens.revokeAllForUserInApi(user.id, api) : await store.tokens.revokeAllForUser(user.id);
+      await store.audit.write({ action: 'token.revoke', ...audited(caller, user.id, { api: api ?? 'all', revoked: n }) });
+      return n;
+    });
+  }
+
+  /**
+   * Gives a user a TOTP secret (replacing any), or removes it (null). Tokens
+   * opened with the password alone end on enrolment: from then on every
+   * sign-in needs a code.
+   */
+  async setTotp(user: User, secret: string | null, caller: Caller): Promise<{ replaced: boolean; revokedTokens: number }> {
+    const had = user.totpSecret !== null;
+    return this.#store.knex.transaction(async (trx) => {
+      const store = this.#store.withKnex(trx);
+      await store.users.setTotp(user.id, secret);
+      if (secret === null) {
+        await store.audit.write({ action: 'totp.disable', ...audited(caller, user.id, { wasEnrolled: had }) });
+        return { replaced: false, revokedTokens: 0 };
+      }
+      const revokedTokens = await store.tokens.revokeAllForUser(user.id);
+      await store.audit.write({ action: 'totp.enroll', ...audited(caller, user.id, { replaced: had, revokedTokens }) });
+      return { replaced: had, revokedTokens };
+    });
+  }
+
+  /**
+   * Seals every TOTP secret with the current key (rows under an old key, rows
+   * still in plain text), and audits it.
+   */
+  async reencryptTotpSecrets(caller: Caller): Promise<{ sealed: number; total: number; unreadable: number; keyId: string | undefined }> {
+    const result = await this.#store.users.sealTotpSecrets({ all: true });
+    const keyId = this.#store.totpKeyId;
+    await this.#store.audit.write({ action: 'totp.reencrypt', ...audited(caller, null, { ...result, keyId }) });
+    return { ...result, keyId };
+  }
+
 }

@@ -1,6 +1,12 @@
 import type { Client, ClientKind, Store } from '@polyauth/store';
+import { audited, type Caller } from './caller.ts';
 import { randomSecret, safeEqual, sha256 } from './secrets.ts';
 import type { TokenCache } from './token-cache.ts';
+
+/** The audit log's word for a kind of client. */
+function auditGroup(kind: ClientKind): string {
+  return kind === 'oauth' ? 'client' : 'application';
+}
 
 export interface NewClientCredentials {
   client: Client;
@@ -32,11 +38,38 @@ export class ClientCredentials {
     return this.#cache.getShared(`client\n${kind}\n${clientId}`, () => this.#store.clients.byClientId(kind, clientId));
   }
 
-  async create(kind: ClientKind, name: string, opts: { withSecret?: boolean } = {}): Promise<NewClientCredentials> {
+  /** A new client; with a caller, audited (`client.create`, `application.create`) with it in one transaction. */
+  async create(kind: ClientKind, name: string, opts: { withSecret?: boolean; caller?: Caller } = {}): Promise<NewClientCredentials> {
     const clientId = `${kind === 'oauth' ? 'oc' : 'app'}_${randomSecret(12)}`;
     const secret = opts.withSecret === false ? undefined : randomSecret(32);
-    const client = await this.#store.clients.create({ kind, clientId, secretHash: secret ? sha256(secret) : null, name });
+    const caller = opts.caller;
+    const client = await this.#store.knex.transaction(async (trx) => {
+      const store = this.#store.withKnex(trx);
+      const created = await store.clients.create({ kind, clientId, secretHash: secret ? sha256(secret) : null, name });
+      if (caller) await store.audit.write({ action: `${auditGroup(kind)}.create`, ...audited(caller, null, { clientId, name }) });
+      return created;
+    });
     return { client, secret };
+  }
+
+  /** Every client of a kind, revoked ones too. */
+  list(kind: ClientKind): Promise<Client[]> {
+    return this.#store.clients.list(kind);
+  }
+
+  /**
+   * Revokes a live client and every token issued through it, in one
+   * transaction; undefined when there is no live client with that id.
+   */
+  async revoke(kind: ClientKind, clientId: string, caller: Caller): Promise<{ revokedTokens: number } | undefined> {
+    return this.#store.knex.transaction(async (trx) => {
+      const store = this.#store.withKnex(trx);
+      const client = await store.clients.byClientId(kind, clientId);
+      if (!client || !(await store.clients.revoke(kind, clientId))) return undefined;
+      const revokedTokens = await store.tokens.revokeAllForClient(client.id);
+      await store.audit.write({ action: `${auditGroup(kind)}.revoke`, ...audited(caller, null, { clientId, revokedTokens }) });
+      return { revokedTokens };
+    });
   }
 
   /** The client when id and secret match, in time independent of which part is wrong. */

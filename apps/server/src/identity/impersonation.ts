@@ -1,12 +1,13 @@
 import type { Store, TokenRow, User } from '@polyauth/store';
+import { IdentityError } from './errors.ts';
 import { randomSecret } from './secrets.ts';
 import { cutText } from './text.ts';
 import type { IssuedToken, TokenService } from './tokens.ts';
 
-export type ActAsResult =
-  | { ok: true; target: User; issued: IssuedToken }
-  /** `forbidden`: the actor may not act for anyone; `not_found`: no such user they may act for. */
-  | { ok: false; reason: 'forbidden' | 'not_found' };
+export interface ActAsResult {
+  target: User;
+  issued: IssuedToken;
+}
 
 export interface ActAsRequest {
   api: string;
@@ -56,7 +57,9 @@ export class Impersonation {
    * whose own token was not itself issued this way (no chains hiding the real
    * actor) may ask, and only for an enabled user sharing a domain with them.
    * The actor's rights are checked before the target is looked up, so a
-   * refused caller learns nothing about who exists.
+   * refused caller learns nothing about who exists. Throws IdentityError
+   * `forbidden` (the actor may not act for anyone) or `not_found` (no such
+   * user they may act for).
    */
   async issue(request: ActAsRequest): Promise<ActAsResult> {
     const r = { ...request, targetIdentifier: withoutNul(request.targetIdentifier) };
@@ -69,7 +72,9 @@ export class Impersonation {
         ip: r.ip,
         detail: { reason, identifier: cutText(r.targetIdentifier, 254) },
       });
-      return { ok: false, reason } as const;
+      throw reason === 'forbidden'
+        ? IdentityError.forbidden('Only an ADMIN may log in as another user.')
+        : IdentityError.notFound('There is no user with that name in your organization.');
     };
     if (r.actor.role !== 'ADMIN' || r.actorToken.actorUserId !== null) return refuse('forbidden');
     const target = r.targetIdentifier.length <= 254 ? await this.#store.users.byIdentifier(r.targetIdentifier) : undefined;
@@ -93,7 +98,7 @@ export class Impersonation {
       ip: r.ip,
       detail: { tokenId: issued.row.id },
     });
-    return { ok: true, target, issued };
+    return { target, issued };
   }
 
   /**

@@ -1,7 +1,8 @@
 import type { OneTimePurpose, Store, User } from '@polyauth/store';
 import type { Logger } from 'pino';
 import type { Mailer } from './mail.ts';
-import { checkPasswordPolicy, type PasswordHasher } from './passwords.ts';
+import type { Accounts } from './accounts.ts';
+import { IdentityError } from './errors.ts';
 import { randomSecret, sha256 } from './secrets.ts';
 import { cutText } from './text.ts';
 import type { LoginThrottle } from './throttle.ts';
@@ -20,14 +21,6 @@ export interface LinkContext {
   ip: string;
 }
 
-/** The mailed reset token is unknown, expired or already used. */
-export class DeadLinkError extends Error {
-  override name = 'DeadLinkError';
-  constructor() {
-    super('The link is unknown, expired or already used.');
-  }
-}
-
 const HOUR = 3600;
 
 /**
@@ -39,17 +32,17 @@ const HOUR = 3600;
 export class MailedLinks {
   readonly #store: Store;
   readonly #mailer: Mailer;
-  readonly #passwords: PasswordHasher;
+  readonly #accounts: Accounts;
   readonly #throttle: LoginThrottle;
   readonly #log: Logger;
   readonly #opts: MailedLinksOptions;
   /** Mails sent after the answer; awaited by `drain` (tests, shutdown). */
   readonly #pending = new Set<Promise<void>>();
 
-  constructor(deps: { store: Store; mailer: Mailer; passwords: PasswordHasher; throttle: LoginThrottle; log: Logger }, opts: MailedLinksOptions) {
+  constructor(deps: { store: Store; mailer: Mailer; accounts: Accounts; throttle: LoginThrottle; log: Logger }, opts: MailedLinksOptions) {
     this.#store = deps.store;
     this.#mailer = deps.mailer;
-    this.#passwords = deps.passwords;
+    this.#accounts = deps.accounts;
     this.#throttle = deps.throttle;
     this.#log = deps.log;
     this.#opts = opts;
@@ -59,7 +52,7 @@ export class MailedLinks {
    * Throttles, then, when an enabled user has this email, stores a reset token
    * and mails the link built by `link`. The mail leaves after this returns,
    * so answering takes the same time whether or not the email is registered;
-   * a delivery failure is logged. Throws ThrottledError over the limits,
+   * a delivery failure is logged. Throws IdentityError `throttled` over the limits,
    * counted for unknown emails too.
    */
   async requestPasswordReset(email: string, link: (token: string) => string, ctx: LinkContext): Promise<void> {
@@ -93,32 +86,25 @@ export class MailedLinks {
   /**
    * Sets a new password with a mailed reset token: consumes the token (and
    * the user's other reset tokens) and revokes every token the user holds in
-   * every API, in one transaction. Throws PasswordPolicyError before touching
-   * the token, DeadLinkError for a dead token, ThrottledError over the limit.
+   * every API, in one transaction (Accounts.setPassword). Throws IdentityError
+   * `weak_password` before touching the token, `dead_link` for a dead token,
+   * `throttled` over the limit.
    */
   async confirmPasswordReset(token: string, password: string, ctx: LinkContext): Promise<User> {
     await this.#throttle.limit(`reset-confirm:ip:${ctx.ip}`, this.#opts.mailsPerHourPerIp, HOUR);
-    checkPasswordPolicy(password);
-    const hash = await this.#passwords.hash(password);
-    const result = await this.#store.knex.transaction(async (trx) => {
-      const consumed = await this.#store.oneTimeTokens.consume('password_reset', sha256(token), trx);
-      if (!consumed) return undefined;
-      await this.#store.oneTimeTokens.consumeAllForUser('password_reset', consumed.userId, trx);
-      await this.#store.users.setPasswordHash(consumed.userId, hash, trx);
-      const revoked = await this.#store.tokens.revokeAllForUser(consumed.userId, undefined, trx);
-      return { userId: consumed.userId, revoked };
-    });
-    if (!result) throw new DeadLinkError();
-    await this.#store.audit.write({
-      api: ctx.api,
-      action: 'user.password_reset',
-      actorUserId: result.userId,
-      targetUserId: result.userId,
-      ip: ctx.ip,
-      detail: { revokedTokens: result.revoked },
-    });
-    const user = await this.#store.users.byId(result.userId);
-    if (!user) throw new DeadLinkError();
+    const result = await this.#accounts.setPassword(
+      async (store) => {
+        const consumed = await store.oneTimeTokens.consume('password_reset', sha256(token));
+        if (!consumed) return undefined;
+        await store.oneTimeTokens.consumeAllForUser('password_reset', consumed.userId);
+        return consumed.userId;
+      },
+      password,
+      { api: ctx.api, ip: ctx.ip },
+      { action: 'user.password_reset' },
+    );
+    const user = result && (await this.#store.users.byId(result.userId));
+    if (!user) throw IdentityError.deadLink();
     return user;
   }
 

@@ -1,5 +1,6 @@
 import bcrypt from 'bcryptjs';
 import { Piscina } from 'piscina';
+import { IdentityError } from './errors.ts';
 import type { PasswordTask } from './password-worker.ts';
 import { randomSecret } from './secrets.ts';
 
@@ -7,17 +8,13 @@ import { randomSecret } from './secrets.ts';
 export const MAX_PASSWORD_BYTES = 72;
 export const MIN_PASSWORD_LENGTH = 8;
 
-export class PasswordPolicyError extends Error {
-  override name = 'PasswordPolicyError';
-}
-
-/** Throws PasswordPolicyError with a message fit to show the user. */
+/** Throws IdentityError `weak_password` with a message fit to show the user. */
 export function checkPasswordPolicy(password: string, minLength = MIN_PASSWORD_LENGTH): void {
   if (password.length < minLength) {
-    throw new PasswordPolicyError(`The password must be at least ${minLength} characters long.`);
+    throw IdentityError.weakPassword(`The password must be at least ${minLength} characters long.`);
   }
   if (Buffer.byteLength(password, 'utf8') > MAX_PASSWORD_BYTES) {
-    throw new PasswordPolicyError(`The password must be at most ${MAX_PASSWORD_BYTES} bytes long in UTF-8.`);
+    throw IdentityError.weakPassword(`The password must be at most ${MAX_PASSWORD_BYTES} bytes long in UTF-8.`);
   }
 }
 

@@ -1,4 +1,5 @@
 import type { Store, TokenRow, User } from '@polyauth/store';
+import { audited, type Caller } from './caller.ts';
 import type { TokenService } from './tokens.ts';
 
 export interface SessionTokens {
@@ -9,6 +10,8 @@ export interface SessionTokens {
   expiresAt: Date;
   /** Its lifetime in seconds (RFC 6749 §5.1 `expires_in`). */
   expiresIn: number;
+  /** The session (refresh token) row the access token belongs to. */
+  row: TokenRow;
 }
 
 export type RevokeOutcome = 'revoked' | 'not_found' | 'invalid';
@@ -70,9 +73,9 @@ export class RefreshSessions {
    * Revokes the refresh token an access token was issued from, which kills
    * every access token issued from it at once. `invalid`: the access token
    * is not one of ours or has expired; `not_found`: its refresh token is
-   * already gone.
+   * already gone. A revocation is audited (`token.revoke`).
    */
-  async revoke(accessToken: string): Promise<{ outcome: RevokeOutcome; userId?: string; revoked?: number }> {
+  async revoke(accessToken: string, caller: Caller): Promise<{ outcome: RevokeOutcome; userId?: string; revoked?: number }> {
     const claims = this.#tokens.decodeSessionJwt(this.#api, accessToken);
     if (!claims) return { outcome: 'invalid' };
     const session = await this.#store.tokens.byId(claims.sid);
@@ -82,11 +85,14 @@ export class RefreshSessions {
     // revokeFamily also ends access-token rows a session may still have from
     // before access tokens stopped having rows of their own
     const revoked = await this.#store.tokens.revokeFamily(session.id);
+    if (revoked > 0) {
+      await this.#store.audit.write({ action: 'token.revoke', ...audited(caller, session.userId, { revokedTokens: revoked }) });
+    }
     return { outcome: revoked > 0 ? 'revoked' : 'not_found', userId: session.userId, revoked };
   }
 
   #issueAccess(refresh: TokenRow, refreshToken: string, clientId: string | null): SessionTokens {
     const access = this.#tokens.signSessionJwt({ api: this.#api, userId: refresh.userId, sessionId: refresh.id, clientId, ttl: this.#accessTtl });
-    return { accessToken: access.token, refreshToken, expiresAt: access.expiresAt, expiresIn: this.#accessTtl };
+    return { accessToken: access.token, refreshToken, expiresAt: access.expiresAt, expiresIn: this.#accessTtl, row: refresh };
   }
 }

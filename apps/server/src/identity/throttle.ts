@@ -1,16 +1,7 @@
 import { createHmac, hkdfSync } from 'node:crypto';
 import type { Store, ThrottleCounter, ThrottleOutcome, ThrottlePolicy } from '@polyauth/store';
 import type { Config } from '../config.ts';
-
-/** Too many attempts: the caller answers 429 with Retry-After. */
-export class ThrottledError extends Error {
-  override name = 'ThrottledError';
-  readonly retryAfter: number;
-  constructor(retryAfter: number) {
-    super('Too many attempts; try again later.');
-    this.retryAfter = retryAfter;
-  }
-}
+import { IdentityError } from './errors.ts';
 
 /**
  * A sign-in attempt counted before its password is compared. Settle it once
@@ -89,7 +80,7 @@ export class LoginThrottle {
   /**
    * Reserves one sign-in attempt against the account (an accountKey) and the
    * address, atomically, before the password is compared. Throws
-   * ThrottledError when either is locked or its budget is spent by failures
+   * IdentityError `throttled` when either is locked or its budget is spent by failures
    * and attempts still being compared; then nothing is counted.
    */
   async reserve(accountKey: string, ip: string): Promise<LoginReservation> {
@@ -99,7 +90,7 @@ export class LoginThrottle {
       { key: LoginThrottle.ipKey(ip), policy: this.#ip },
     ];
     const reserved = await this.#store.throttle.reserve(counters);
-    if (!reserved.ok) throw new ThrottledError(reserved.retryAfter);
+    if (!reserved.ok) throw IdentityError.throttled(reserved.retryAfter);
     const store = this.#store;
     let settled = false;
     return {
@@ -122,20 +113,20 @@ export class LoginThrottle {
 
   /**
    * Counts a refused bearer token from `ip` (under the per-address limit,
-   * apart from failed logins). Throws ThrottledError when the address is
+   * apart from failed logins). Throws IdentityError `throttled` when the address is
    * already locked (the refusal is then not counted), so the caller answers
    * 429 instead of its 401; returns the lockout this failure caused (0 = none).
    */
   async tokenFailure(ip: string): Promise<number> {
     if (!this.#cfg.enabled) return 0;
     const hit = await this.#store.throttle.hit(LoginThrottle.tokenIpKey(ip), this.#ip);
-    if (hit.lockedFor > 0 && !hit.lockedNow) throw new ThrottledError(hit.lockedFor);
+    if (hit.lockedFor > 0 && !hit.lockedNow) throw IdentityError.throttled(hit.lockedFor);
     return hit.lockedFor;
   }
 
   /**
    * A generic rate limit (mails, registrations): counts one attempt against
-   * `key` and throws ThrottledError once `max` per `windowSeconds` is passed.
+   * `key` and throws IdentityError `throttled` once `max` per `windowSeconds` is passed.
    */
   async limit(key: string, max: number, windowSeconds: number): Promise<void> {
     if (!this.#cfg.enabled) return;
@@ -145,6 +136,6 @@ export class LoginThrottle {
       lockoutSeconds: windowSeconds,
       maxLockoutSeconds: windowSeconds,
     });
-    if (hit.lockedFor > 0) throw new ThrottledError(hit.lockedFor);
+    if (hit.lockedFor > 0) throw IdentityError.throttled(hit.lockedFor);
   }
 }

@@ -14,17 +14,25 @@ export interface AuditRecord extends AuditEntry {
   at: Date;
 }
 
+function row(e: AuditEntry) {
+  return {
+    api: e.api ?? null,
+    action: e.action,
+    actor_user_id: e.actorUserId ?? null,
+    target_user_id: e.targetUserId ?? null,
+    ip: e.ip ?? null,
+    detail: e.detail ? JSON.stringify(e.detail) : null,
+  };
+}
+
 export function auditRepo(db: Knex) {
   return {
     async write(e: AuditEntry): Promise<void> {
-      await db('audit_log').insert({
-        api: e.api ?? null,
-        action: e.action,
-        actor_user_id: e.actorUserId ?? null,
-        target_user_id: e.targetUserId ?? null,
-        ip: e.ip ?? null,
-        detail: e.detail ? JSON.stringify(e.detail) : null,
-      });
+      await db('audit_log').insert(row(e));
+    },
+    /** Several entries in one statement, in order. */
+    async writeAll(entries: AuditEntry[]): Promise<void> {
+      if (entries.length > 0) await db('audit_log').insert(entries.map(row));
     },
     async recent(opts: { limit?: number; action?: string; userId?: string } = {}): Promise<AuditRecord[]> {
       const q = db('audit_log').orderBy('id', 'desc').limit(opts.limit ?? 50);

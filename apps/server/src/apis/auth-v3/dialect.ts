@@ -1,9 +1,35 @@
 import type { authV3 } from '@polyauth/api-types';
-import type { ApiError, ErrorKind } from '../../http/errors.ts';
+import { ApiError, tooManyRequests, type ErrorDialect, type ErrorKind, type IdentityDialect } from '../../http/errors.ts';
 import { cutText } from '../../identity/text.ts';
 
 export type AuthV3Error = authV3.components['schemas']['Error'];
 export type AuthV3Code = AuthV3Error['errorCode'];
+
+/** Every code of the spec's enum, so that a code read back is checked, not cast. */
+const codes = {
+  InvalidRequest: true,
+  AuthInvalidCredentials: true,
+  AuthAccountTwoFactorProtected: true,
+  AuthTokenInvalid: true,
+  AuthForbidden: true,
+  AuthUserNotFound: true,
+  NotFound: true,
+  MethodNotAllowed: true,
+  PayloadTooLarge: true,
+  UnsupportedMediaType: true,
+  AuthTooManyAttempts: true,
+  InternalError: true,
+  ServiceUnavailable: true,
+  RequestTimeout: true,
+  RequestHeaderFieldsTooLarge: true,
+} as const satisfies Record<AuthV3Code, true>;
+
+function isAuthV3Code(code: string | undefined): code is AuthV3Code {
+  return code !== undefined && Object.hasOwn(codes, code);
+}
+
+/** An auth-v3 failure; its code, if any, one of the spec's. */
+export const AuthV3ApiError = ApiError<AuthV3Code>;
 
 const codeOfKind: Record<ErrorKind, AuthV3Code> = {
   bad_request: 'InvalidRequest',
@@ -23,10 +49,28 @@ const codeOfKind: Record<ErrorKind, AuthV3Code> = {
   service_unavailable: 'ServiceUnavailable',
 };
 
+const identity: IdentityDialect = {
+  identifier_taken: (_p, e) => new AuthV3ApiError('conflict', e.message),
+  weak_password: (_p, e) => new AuthV3ApiError('bad_request', e.message),
+  throttled: (p) => tooManyRequests<AuthV3Code>(p.retryAfter),
+  invalid_credentials: () => new AuthV3ApiError('unauthorized', 'The user name or password is wrong.', { code: 'AuthInvalidCredentials' }),
+  second_factor: () =>
+    new AuthV3ApiError('unauthorized', 'Two-factor authentication is enabled for this account: send the current code.', {
+      code: 'AuthAccountTwoFactorProtected',
+    }),
+  // loginOther: only an ADMIN, for a user of their organization
+  forbidden: (_p, e) => new AuthV3ApiError('forbidden', e.message, { code: 'AuthForbidden' }),
+  not_found: (_p, e) => new AuthV3ApiError('not_found', e.message, { code: 'AuthUserNotFound' }),
+  dead_link: (_p, e) => new AuthV3ApiError('unauthorized', e.message, { code: 'AuthTokenInvalid' }),
+  domain_name_taken: (_p, e) => new AuthV3ApiError('conflict', e.message),
+};
+
 /** auth-v3's one error body: `{errorCode, errorDescription}`. */
-export function authV3Error(err: ApiError): AuthV3Error {
+function body(err: ApiError): AuthV3Error {
   return {
-    errorCode: (err.code as AuthV3Code | undefined) ?? codeOfKind[err.kind],
+    errorCode: isAuthV3Code(err.code) ? err.code : codeOfKind[err.kind],
     errorDescription: cutText(err.message || 'The request failed.', 1000),
   };
 }
+
+export const authV3Error: ErrorDialect = { identity, body };

@@ -1,12 +1,10 @@
 import type { authV3 } from '@polyauth/api-types';
 import type { TokenRow, User } from '@polyauth/store';
 import { defineApi, type Reply } from '../../http/api-router.ts';
-import { ApiError } from '../../http/errors.ts';
-import { Impersonation } from '../../identity/impersonation.ts';
 import { randomHex } from '../../identity/secrets.ts';
 import { specPath } from '../../paths.ts';
 import type { Services } from '../../services.ts';
-import { authV3Error } from './dialect.ts';
+import { AuthV3ApiError, authV3Error } from './dialect.ts';
 import { AUTH_V3, AUTH_V3_TOKEN_KIND, parseAuthV3Token } from './token.ts';
 import { rfc3339Seconds } from '../../http/rfc3339.ts';
 
@@ -15,13 +13,7 @@ type Schemas = authV3.components['schemas'];
 
 const NO_STORE = { 'Cache-Control': 'no-store', Pragma: 'no-cache' };
 
-const invalidCredentials = () =>
-  new ApiError('unauthorized', 'The user name or password is wrong.', { code: 'AuthInvalidCredentials' });
-const twoFactorProtected = () =>
-  new ApiError('unauthorized', 'Two-factor authentication is enabled for this account: send the current code.', {
-    code: 'AuthAccountTwoFactorProtected',
-  });
-const tokenInvalid = () => new ApiError('unauthorized', 'The token is invalid or has expired.', { code: 'AuthTokenInvalid' });
+const tokenInvalid = () => new AuthV3ApiError('unauthorized', 'The token is invalid or has expired.', { code: 'AuthTokenInvalid' });
 
 function toUser(u: User): Schemas['User'] {
   return { id: Number(u.id), firstName: u.firstName, lastName: u.lastName, userName: u.username, role: u.role };
@@ -39,8 +31,7 @@ export const authV3Api = defineApi<Ops>({
   dialect: authV3Error,
   headers: NO_STORE,
   handlers: (s: Services) => {
-    const { store, tokens, accounts, config, users } = s;
-    const impersonation = new Impersonation(store, tokens);
+    const { tokens, accounts, signIns, config, users, impersonation } = s;
 
     /** Whole seconds, so the `expires` answered is exactly the one stored. */
     const expiry = () => new Date((Math.floor(Date.now() / 1000) + config.tokens.authV3Ttl) * 1000);
@@ -62,29 +53,18 @@ export const authV3Api = defineApi<Ops>({
     }
 
     async function login(p: Schemas['LoginRequest'], ip: string): Promise<LoggedIn> {
-      const result = await accounts.signIn({
-        api: AUTH_V3,
-        identifier: p.userName,
-        password: p.password,
-        ip,
-        secondFactor: { code: p.code },
-      });
-      if (!result.ok) throw result.reason === 'second_factor' ? twoFactorProtected() : invalidCredentials();
       const expiresAt = expiry();
-      const issued = await tokens.issueOpaque({
-        api: AUTH_V3,
-        kind: AUTH_V3_TOKEN_KIND,
-        userId: result.user.id,
-        expiresAt,
-        value: newTokenValue(result.user.id),
-      });
-      return loggedIn(result.user, issued.token, expiresAt);
+      const { user, issued } = await signIns.signIn(
+        { api: AUTH_V3, identifier: p.userName, password: p.password, ip, secondFactor: { code: p.code } },
+        (u) => tokens.issueOpaque({ api: AUTH_V3, kind: AUTH_V3_TOKEN_KIND, userId: u.id, expiresAt, value: newTokenValue(u.id) }),
+      );
+      return loggedIn(user, issued.token, expiresAt);
     }
 
     async function loginOther(p: Schemas['LoginOtherRequest'], ip: string): Promise<LoggedIn> {
       const { row, user } = await authenticate(p.token);
       const expiresAt = expiry();
-      const result = await impersonation.issue({
+      const { target, issued } = await impersonation.issue({
         api: AUTH_V3,
         kind: AUTH_V3_TOKEN_KIND,
         actor: user,
@@ -94,25 +74,12 @@ export const authV3Api = defineApi<Ops>({
         ip,
         tokenValue: newTokenValue,
       });
-      if (!result.ok) {
-        throw result.reason === 'forbidden'
-          ? new ApiError('forbidden', 'Only an ADMIN may log in as another user.', { code: 'AuthForbidden' })
-          : new ApiError('not_found', 'There is no user with that name in your organization.', { code: 'AuthUserNotFound' });
-      }
-      return loggedIn(result.target, result.issued.token, expiresAt);
+      return loggedIn(target, issued.token, expiresAt);
     }
 
     async function logout(p: Schemas['TokenRequest'], ip: string): Promise<{ status: 204; body: undefined }> {
-      const { row, user } = await authenticate(p.token);
-      if (!(await store.tokens.consume(row.id))) throw tokenInvalid();
-      await store.audit.write({
-        api: AUTH_V3,
-        action: 'logout',
-        actorUserId: row.actorUserId ?? user.id,
-        targetUserId: user.id,
-        ip,
-        detail: { tokenId: row.id },
-      });
+      const { row } = await authenticate(p.token);
+      if (!(await accounts.signOut(row, { api: AUTH_V3, ip }))) throw tokenInvalid();
       return { status: 204, body: undefined };
     }
 

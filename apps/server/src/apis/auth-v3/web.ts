@@ -1,7 +1,6 @@
 import cookieParser from 'cookie-parser';
 import express, { type Request, type Response, type Router } from 'express';
 import { toApiError } from '../../http/to-api-error.ts';
-import { Impersonation } from '../../identity/impersonation.ts';
 import type { Services } from '../../services.ts';
 import { safeRedirectPath } from './redirect.ts';
 import { AUTH_V3, AUTH_V3_TOKEN_KIND, parseAuthV3Token } from './token.ts';
@@ -32,7 +31,7 @@ const INVALID_LINK =
  * signed in; `POST /web/logout` ends the session.
  */
 export function authV3WebRouter(s: Services): Router {
-  const impersonation = new Impersonation(s.store, s.tokens);
+  const { impersonation } = s;
   const secure = s.config.publicUrl.startsWith('https://');
   // `__Host-` pins the cookie to this host, path / and Secure (browsers enforce it).
   const cookieName = secure ? '__Host-polyauth_web' : 'polyauth_web';

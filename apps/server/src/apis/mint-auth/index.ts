@@ -3,13 +3,13 @@ import type { mintAuth } from '@polyauth/api-types';
 import type { Client, User } from '@polyauth/store';
 import { defineApi } from '../../http/api-router.ts';
 import { parseAuthorization } from '../../http/auth-header.ts';
-import { ApiError } from '../../http/errors.ts';
 import { jsonBody } from '../../http/body-parsers.ts';
-import { IdentifierTakenError } from '../../identity/accounts.ts';
 import { MIN_PASSWORD_LENGTH } from '../../identity/passwords.ts';
 import { specPath } from '../../paths.ts';
 import type { Services } from '../../services.ts';
-import { mintError } from './dialect.ts';
+import { messages, MintApiError, mintError } from './dialect.ts';
+
+export { messages };
 
 const API = 'mint-auth';
 const TOKEN_KIND = 'user';
@@ -24,20 +24,8 @@ export const SIGNUP_MIN_PASSWORD_LENGTH = Math.max(6, MIN_PASSWORD_LENGTH);
 
 const NO_STORE = { 'Cache-Control': 'no-store', Pragma: 'no-cache' };
 
-/** Messages of the contract (specs/mint-auth.yaml). */
-export const messages = {
-  applicationRequired: 'Authentication required: Authorization: Application <application id>:<application secret>',
-  applicationMalformed:
-    'Malformed Authorization header: expected Application <application id>:<application secret> (id and secret separated by a colon)',
-  applicationInvalid: 'Application authentication failed: unknown application id or wrong secret',
-  userTokenRequired: 'Authentication required: Authorization: UserToken <user token>',
-  tokenRejected: 'The token has expired or was cancelled, please sign in again',
-  badCredentials: 'The password does not match, suggest reset?',
-  usernameTaken: 'The username has already existed',
-} as const;
-
-function unauthorized(scheme: 'Application' | 'UserToken', message: string): ApiError {
-  return new ApiError('unauthorized', message, { code: 'unauthorized', headers: { 'WWW-Authenticate': scheme } });
+function unauthorized(scheme: 'Application' | 'UserToken', message: string) {
+  return new MintApiError('unauthorized', message, { code: 'unauthorized', headers: { 'WWW-Authenticate': scheme } });
 }
 
 /** A sign-up: POST /auth/register, or grant_type "signup" on POST /auth/authorize. */
@@ -54,8 +42,8 @@ function emailOf(username: string): string | null {
   return /^[^\s@]+@[^\s@]+$/.test(u) ? u : null;
 }
 
-function toAccessToken(user: User, token: string, ttl: number | undefined): Schemas['AccessToken'] {
-  const body: Schemas['AccessToken'] = { user: Number(user.id), access_token: token, token_type: 'user' };
+function toAccessToken(userId: string, token: string, ttl: number | undefined): Schemas['AccessToken'] {
+  const body: Schemas['AccessToken'] = { user: Number(userId), access_token: token, token_type: 'user' };
   if (ttl !== undefined) body.expires_in = ttl;
   return body;
 }
@@ -78,49 +66,35 @@ export const mintAuthApi = defineApi<Ops>({
     return [authenticateSignup, jsonBody(s.config), authenticateSignup];
   },
   handlers: (s: Services) => {
-    const { tokens, accounts, throttle, config, store } = s;
+    const { tokens, accounts, signIns, throttle, config } = s;
+    const ttl = config.tokens.mintTtl;
 
-    async function issue(user: User, application: Client | undefined) {
-      const ttl = config.tokens.mintTtl;
-      const issued = await tokens.issueOpaque({ api: API, kind: TOKEN_KIND, userId: user.id, ttl, clientId: application?.id ?? null });
-      return { status: 200 as const, headers: NO_STORE, body: toAccessToken(user, issued.token, ttl) };
+    function issue(user: User, application: Client | undefined) {
+      return tokens.issueOpaque({ api: API, kind: TOKEN_KIND, userId: user.id, ttl, clientId: application?.id ?? null });
     }
 
     async function signIn(username: string, password: string, ip: string) {
-      const result = await accounts.signIn({ api: API, identifier: username, password, ip });
-      if (!result.ok) throw new ApiError('not_found', messages.badCredentials, { code: 'bad_credentials' });
-      return issue(result.user, undefined);
+      const { user, issued } = await signIns.signIn({ api: API, identifier: username, password, ip }, (u) => issue(u, undefined));
+      return { status: 200 as const, headers: NO_STORE, body: toAccessToken(user.id, issued.token, ttl) };
     }
 
     async function signUp(req: Request, body: Schemas['SignupGrant'], ip: string) {
       const application = await requireApplication(s, req);
       await throttle.limit(`register:ip:${ip}`, config.throttle.registrationsPerHour, 3600);
-      let user: User;
-      try {
-        user = await accounts.register(
-          {
-            username: body.username,
-            email: emailOf(body.username),
-            firstName: body.firstname,
-            lastName: body.lastname,
-            password: body.password,
-            minPasswordLength: SIGNUP_MIN_PASSWORD_LENGTH,
-          },
-          { api: API, ip },
-        );
-      } catch (err) {
-        if (err instanceof IdentifierTakenError) throw new ApiError('forbidden', messages.usernameTaken, { code: 'username_taken' });
-        throw err;
-      }
-      await store.audit.write({
-        api: API,
-        action: 'token.issue',
-        actorUserId: user.id,
-        targetUserId: user.id,
-        ip,
-        detail: { via: 'signup', application: application.clientId },
-      });
-      return issue(user, application);
+      const user = await accounts.register(
+        {
+          username: body.username,
+          email: emailOf(body.username),
+          firstName: body.firstname,
+          lastName: body.lastname,
+          password: body.password,
+          minPasswordLength: SIGNUP_MIN_PASSWORD_LENGTH,
+        },
+        { api: API, ip },
+      );
+      const issued = await issue(user, application);
+      await signIns.issuedAtRegistration(user, issued, { api: API, ip }, { via: 'signup', application: application.clientId });
+      return { status: 200 as const, headers: NO_STORE, body: toAccessToken(user.id, issued.token, ttl) };
     }
 
     return {
@@ -138,7 +112,7 @@ export const mintAuthApi = defineApi<Ops>({
         const auth = parseAuthorization(ctx.req.headers.authorization);
         if (!auth || auth.scheme !== 'usertoken') throw unauthorized('UserToken', messages.userTokenRequired);
         const row = await tokens.findOpaque(API, TOKEN_KIND, auth.credentials);
-        if (!row) throw new ApiError('forbidden', messages.tokenRejected, { code: 'token_rejected' });
+        if (!row) throw new MintApiError('forbidden', messages.tokenRejected, { code: 'token_rejected' });
         await tokens.touch(row);
         return { status: 200, body: { user: Number(row.userId), token_type: 'user' } };
       },

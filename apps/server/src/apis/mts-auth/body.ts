@@ -1,7 +1,7 @@
 import type { RequestHandler } from 'express';
 import { formBody } from '../../http/body-parsers.ts';
-import { ApiError } from '../../http/errors.ts';
 import type { Services } from '../../services.ts';
+import { MtsApiError } from './dialect.ts';
 
 /**
  * Runs before validation (the router's own form parser then skips the body
@@ -18,7 +18,7 @@ export function mtsBody({ config }: Services): RequestHandler[] {
       if (err) return next(err);
       const grant = (req.body as Record<string, unknown> | undefined)?.grant_type;
       if (typeof grant === 'string' && grant !== 'password') {
-        return next(new ApiError('bad_request', 'grant_type must be password.', { code: 'unsupported_grant_type' }));
+        return next(new MtsApiError('bad_request', 'grant_type must be password.', { code: 'unsupported_grant_type' }));
       }
       next();
     });

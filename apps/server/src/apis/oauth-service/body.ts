@@ -2,6 +2,7 @@ import type { Request, RequestHandler } from 'express';
 import { formBody, jsonBody } from '../../http/body-parsers.ts';
 import { ApiError } from '../../http/errors.ts';
 import type { Services } from '../../services.ts';
+import { OauthApiError } from './dialect.ts';
 
 const GRANTS = new Set(['refresh_token', 'password']);
 
@@ -67,7 +68,7 @@ export function oauthBody({ config }: Services): RequestHandler[] {
       if (body.grant_type === undefined) body.grant_type = 'refresh_token';
       else if (typeof body.grant_type === 'string' && !GRANTS.has(body.grant_type)) {
         return next(
-          new ApiError('bad_request', 'grant_type must be refresh_token or password.', { code: 'unsupported_grant_type' }),
+          new OauthApiError('bad_request', 'grant_type must be refresh_token or password.', { code: 'unsupported_grant_type' }),
         );
       }
     }

@@ -1,7 +1,7 @@
 import type { Request } from 'express';
 import type { Client } from '@polyauth/store';
 import { basicClientCredentials } from '../../http/auth-header.ts';
-import { ApiError } from '../../http/errors.ts';
+import { OauthApiError } from './dialect.ts';
 import type { ClientCredentials } from '../../identity/clients.ts';
 
 /** RFC 6749 §2.3 / RFC 8414 names of the ways a client can name itself. */
@@ -15,12 +15,12 @@ export interface AuthenticatedClient {
 const CHALLENGE = { 'WWW-Authenticate': 'Basic realm="polyauth", charset="UTF-8"' };
 
 /** 401 invalid_client with a Basic challenge (RFC 6749 §5.2). */
-export function invalidClient(message = 'Client authentication failed.'): ApiError {
-  return new ApiError('unauthorized', message, { code: 'invalid_client', headers: CHALLENGE });
+export function invalidClient(message = 'Client authentication failed.'): InstanceType<typeof OauthApiError> {
+  return new OauthApiError('unauthorized', message, { code: 'invalid_client', headers: CHALLENGE });
 }
 
-function twoMethods(message: string): ApiError {
-  return new ApiError('bad_request', `More than one client authentication method in one request: ${message}`);
+function twoMethods(message: string): InstanceType<typeof OauthApiError> {
+  return new OauthApiError('bad_request', `More than one client authentication method in one request: ${message}`);
 }
 
 /**
@@ -49,15 +49,15 @@ export async function authenticateClient(
     return { client, method: 'client_secret_basic' };
   }
   if (body.client_secret !== undefined) {
-    if (body.client_id === undefined) throw new ApiError('bad_request', 'client_secret needs client_id.');
+    if (body.client_id === undefined) throw new OauthApiError('bad_request', 'client_secret needs client_id.');
     const client = await clients.verify('oauth', body.client_id, body.client_secret);
     if (!client) throw invalidClient();
     return { client, method: 'client_secret_post' };
   }
   if (body.client_id === undefined) {
-    throw new ApiError('bad_request', 'client_id is required (or client authentication with HTTP Basic).');
+    throw new OauthApiError('bad_request', 'client_id is required (or client authentication with HTTP Basic).');
   }
   const client = await clients.find('oauth', body.client_id);
-  if (!client) throw new ApiError('bad_request', 'Unknown client_id.', { code: 'invalid_client' });
+  if (!client) throw new OauthApiError('bad_request', 'Unknown client_id.', { code: 'invalid_client' });
   return { client, method: 'none' };
 }

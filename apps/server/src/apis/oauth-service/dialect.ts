@@ -1,9 +1,38 @@
 import type { oauthService } from '@polyauth/api-types';
-import type { ApiError, ErrorKind } from '../../http/errors.ts';
+import { ApiError, tooManyRequests, type ErrorDialect, type ErrorKind, type IdentityDialect } from '../../http/errors.ts';
 import { cutText } from '../../identity/text.ts';
 
 export type OauthError = oauthService.components['schemas']['Error'];
 export type OauthErrorCode = OauthError['error'];
+
+/** Every code of the spec's enum, so that a code read back is checked, not cast. */
+const codes = {
+  invalid_request: true,
+  invalid_grant: true,
+  invalid_client: true,
+  unsupported_grant_type: true,
+  unauthorized: true,
+  not_found: true,
+  method_not_allowed: true,
+  conflict: true,
+  registration_disabled: true,
+  terms_not_accepted: true,
+  payload_too_large: true,
+  unsupported_media_type: true,
+  too_many_requests: true,
+  database_error: true,
+  server_error: true,
+  service_unavailable: true,
+  request_timeout: true,
+  request_header_fields_too_large: true,
+} as const satisfies Record<OauthErrorCode, true>;
+
+function isOauthCode(code: string | undefined): code is OauthErrorCode {
+  return code !== undefined && Object.hasOwn(codes, code);
+}
+
+/** An oauth-service failure; its code, if any, one of the spec's. */
+export const OauthApiError = ApiError<OauthErrorCode>;
 
 const codeOfKind: Record<ErrorKind, OauthErrorCode> = {
   bad_request: 'invalid_request',
@@ -22,10 +51,24 @@ const codeOfKind: Record<ErrorKind, OauthErrorCode> = {
   service_unavailable: 'service_unavailable',
 };
 
-const codes = new Set<string>(Object.values(codeOfKind).concat(['invalid_grant', 'invalid_client', 'unsupported_grant_type', 'registration_disabled', 'terms_not_accepted', 'database_error']));
+const wrongPassword = () => new OauthApiError('bad_request', 'The username or password is incorrect.', { code: 'invalid_grant' });
+
+const identity: IdentityDialect = {
+  identifier_taken: (p) => new OauthApiError('conflict', `The ${p.field} is already taken.`),
+  weak_password: (_p, e) => new OauthApiError('bad_request', e.message),
+  throttled: (p) => tooManyRequests<OauthErrorCode>(p.retryAfter),
+  invalid_credentials: wrongPassword,
+  // oauth-service asks for no second factor: a TOTP-enrolled account is refused as for a wrong password.
+  second_factor: wrongPassword,
+  forbidden: (_p, e) => new OauthApiError('forbidden', e.message),
+  not_found: (_p, e) => new OauthApiError('not_found', e.message),
+  dead_link: () => new OauthApiError('bad_request', 'The reset link is unknown, expired or already used.', { code: 'invalid_grant' }),
+  domain_name_taken: (_p, e) => new OauthApiError('conflict', e.message),
+};
 
 /** oauth-service's error body: `{error, message}`, `error` from the spec's closed list. */
-export function oauthError(err: ApiError): OauthError {
-  const code = err.code && codes.has(err.code) ? (err.code as OauthErrorCode) : codeOfKind[err.kind];
-  return { error: code, message: cutText(err.message, 1000) || 'The request failed.' };
+function body(err: ApiError): OauthError {
+  return { error: isOauthCode(err.code) ? err.code : codeOfKind[err.kind], message: cutText(err.message, 1000) || 'The request failed.' };
 }
+
+export const oauthError: ErrorDialect = { identity, body };

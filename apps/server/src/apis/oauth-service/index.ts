@@ -4,16 +4,13 @@ import { defineApi, type Handler, type HandlerContext } from '../../http/api-rou
 import { bearerToken } from '../../http/auth-header.ts';
 import { ApiError } from '../../http/errors.ts';
 import { isDatabaseUnavailable } from '../../http/to-api-error.ts';
-import { IdentifierTakenError } from '../../identity/accounts.ts';
-import { DeadLinkError, MailedLinks } from '../../identity/mailed-links.ts';
-import { PasswordPolicyError } from '../../identity/passwords.ts';
-import { RefreshSessions, type SessionTokens } from '../../identity/refresh-sessions.ts';
-import { ThrottledError } from '../../identity/throttle.ts';
+import { IdentityError } from '../../identity/errors.ts';
+import type { SessionTokens } from '../../identity/refresh-sessions.ts';
 import { specPath } from '../../paths.ts';
 import type { Services } from '../../services.ts';
 import { oauthBody } from './body.ts';
 import { authenticateClient, invalidClient } from './client-auth.ts';
-import { oauthError } from './dialect.ts';
+import { OauthApiError, oauthError } from './dialect.ts';
 import { OAUTH_SERVICE_MOUNT, oauthServiceMetadata } from './metadata.ts';
 import { rfc3339Seconds } from '../../http/rfc3339.ts';
 
@@ -24,14 +21,14 @@ type Schemas = oauthService.components['schemas'];
 
 const NO_STORE = { 'Cache-Control': 'no-store', Pragma: 'no-cache' };
 
-function unauthorized(): ApiError {
-  return new ApiError('unauthorized', 'Authentication required: Authorization: Bearer <access_token> with a live access token.', {
+function unauthorized() {
+  return new OauthApiError('unauthorized', 'Authentication required: Authorization: Bearer <access_token> with a live access token.', {
     headers: { 'WWW-Authenticate': 'Bearer realm="polyauth", error="invalid_token"' },
   });
 }
 
-function invalidGrant(message: string): ApiError {
-  return new ApiError('bad_request', message, { code: 'invalid_grant' });
+function invalidGrant(message: string) {
+  return new OauthApiError('bad_request', message, { code: 'invalid_grant' });
 }
 
 function toUserBody(user: User): Schemas['User'] {
@@ -66,11 +63,11 @@ function guard<Op>(handler: Handler<Op>): Handler<Op> {
     try {
       return await handler(ctx);
     } catch (err) {
-      if (err instanceof ApiError || err instanceof ThrottledError || err instanceof PasswordPolicyError || err instanceof IdentifierTakenError) throw err;
+      if (err instanceof ApiError || err instanceof IdentityError) throw err;
       const code = (err as { code?: unknown } | null)?.code;
       if (!isDatabaseUnavailable(err) && typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) {
         ctx.req.log?.error({ err }, 'database write refused');
-        throw new ApiError('server_error', 'The database failed to store the change.', { code: 'database_error' });
+        throw new OauthApiError('server_error', 'The database failed to store the change.', { code: 'database_error' });
       }
       throw err;
     }
@@ -84,16 +81,7 @@ export const oauthServiceApi = defineApi<Ops>({
   dialect: oauthError,
   before: oauthBody,
   handlers: (s: Services) => {
-    const { store, tokens, accounts, clients, throttle, config, mailer, passwords, log, users } = s;
-    const sessions = new RefreshSessions(tokens, store, { api: API, accessTtl: config.tokens.accessTtl });
-    const links = new MailedLinks(
-      { store, mailer, passwords, throttle, log },
-      {
-        linkTtlSeconds: config.oauthService.linkTtlSeconds,
-        mailsPerHour: config.oauthService.mailsPerHour,
-        mailsPerHourPerIp: config.oauthService.mailsPerHourPerIp,
-      },
-    );
+    const { tokens, accounts, signIns, clients, throttle, config, users, sessions, links } = s;
     const verifyLink = (token: string) => `${config.publicUrl}${MOUNT}/valid_email/${token}`;
     const resetLink = (token: string) => {
       const page = new URL(config.oauthService.resetPasswordPage, `${config.publicUrl}/`);
@@ -147,30 +135,25 @@ export const oauthServiceApi = defineApi<Ops>({
     type RegisterFields = Schemas['RegisterRequest'];
     async function register(fields: RegisterFields, ip: string) {
       if (!config.oauthService.registrationEnabled) {
-        throw new ApiError('server_error', 'Registration of new users is disabled.', { code: 'registration_disabled' });
+        throw new OauthApiError('server_error', 'Registration of new users is disabled.', { code: 'registration_disabled' });
       }
       await throttle.limit(`register:ip:${ip}`, config.throttle.registrationsPerHour, 3600);
       if (fields.accept_terms !== 1) {
-        throw new ApiError('bad_request', 'The terms must be accepted (accept_terms=1).', { code: 'terms_not_accepted' });
+        throw new OauthApiError('bad_request', 'The terms must be accepted (accept_terms=1).', { code: 'terms_not_accepted' });
       }
-      let user: User;
-      try {
-        user = await accounts.register(
-          {
-            username: fields.username,
-            email: fields.email,
-            password: fields.password,
-            jobTitle: fields.role ?? null,
-            company: fields.company ?? null,
-            termsAcceptedAt: new Date(),
-          },
-          { api: API, ip },
-        );
-      } catch (err) {
-        if (err instanceof IdentifierTakenError) throw new ApiError('conflict', `The ${err.field} is already taken.`);
-        throw err;
-      }
+      const user = await accounts.register(
+        {
+          username: fields.username,
+          email: fields.email,
+          password: fields.password,
+          jobTitle: fields.role ?? null,
+          company: fields.company ?? null,
+          termsAcceptedAt: new Date(),
+        },
+        { api: API, ip },
+      );
       const session = await sessions.start(user.id, null);
+      await signIns.issuedAtRegistration(user, session, { api: API, ip });
       return {
         status: 200 as const,
         headers: NO_STORE,
@@ -196,9 +179,9 @@ export const oauthServiceApi = defineApi<Ops>({
           if (!session) throw invalidGrant('The refresh token is unknown or was revoked.');
           return { status: 200, headers: NO_STORE, body: tokenBody(session) };
         }
-        const result = await accounts.signIn({ api: API, identifier: body.username, password: body.password, ip: ctx.ip });
-        if (!result.ok) throw invalidGrant('The username or password is incorrect.');
-        const session = await sessions.start(result.user.id, client.id);
+        const { issued: session } = await signIns.signIn({ api: API, identifier: body.username, password: body.password, ip: ctx.ip }, (user) =>
+          sessions.start(user.id, client.id),
+        );
         return { status: 200, headers: NO_STORE, body: tokenBody(session) };
       }),
 
@@ -216,17 +199,9 @@ export const oauthServiceApi = defineApi<Ops>({
 
       revoke: guard<Ops['revoke']>(async (ctx) => {
         const token = bearerToken(ctx.req.headers.authorization);
-        const result = token ? await sessions.revoke(token) : { outcome: 'invalid' as const };
+        const result = token ? await sessions.revoke(token, { api: API, ip: ctx.ip }) : { outcome: 'invalid' as const };
         if (result.outcome === 'invalid') throw unauthorized();
-        if (result.outcome === 'not_found') throw new ApiError('not_found', 'The token was not found: it was already revoked.');
-        await store.audit.write({
-          api: API,
-          action: 'token.revoke',
-          actorUserId: result.userId,
-          targetUserId: result.userId,
-          ip: ctx.ip,
-          detail: { revokedTokens: result.revoked },
-        });
+        if (result.outcome === 'not_found') throw new OauthApiError('not_found', 'The token was not found: it was already revoked.');
         return { status: 200, body: { success: true } };
       }),
 
@@ -236,25 +211,20 @@ export const oauthServiceApi = defineApi<Ops>({
       }),
 
       confirmResetPassword: guard<Ops['confirmResetPassword']>(async (ctx) => {
-        try {
-          await links.confirmPasswordReset(ctx.body.token, ctx.body.password, { api: API, ip: ctx.ip });
-        } catch (err) {
-          if (err instanceof DeadLinkError) throw invalidGrant('The reset link is unknown, expired or already used.');
-          throw err;
-        }
+        await links.confirmPasswordReset(ctx.body.token, ctx.body.password, { api: API, ip: ctx.ip });
         return { status: 200, body: { success: true } };
       }),
 
       sendEmailLink: guard<Ops['sendEmailLink']>(async (ctx) => {
         const { user } = await authenticate(ctx);
-        if (!user.email) throw new ApiError('bad_request', 'The account has no email address to verify.');
+        if (!user.email) throw new OauthApiError('bad_request', 'The account has no email address to verify.');
         await links.sendEmailVerification({ ...user, email: user.email }, verifyLink, { api: API, ip: ctx.ip });
         return { status: 200, body: { success: true } };
       }),
 
       validEmail: guard<Ops['validEmail']>(async (ctx) => {
         if (!(await links.verifyEmail(ctx.params.token, { api: API, ip: ctx.ip }))) {
-          throw new ApiError('not_found', 'The verification link is unknown, expired or already used.');
+          throw new OauthApiError('not_found', 'The verification link is unknown, expired or already used.');
         }
         const accept = ctx.req.headers.accept ?? '';
         if (/application\/json/i.test(accept) && !/text\/html/i.test(accept)) {

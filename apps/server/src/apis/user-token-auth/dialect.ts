@@ -1,10 +1,44 @@
 import type { RequestHandler } from 'express';
 import type { userTokenAuth } from '@polyauth/api-types';
-import { ApiError, type ErrorKind } from '../../http/errors.ts';
+import { ApiError, tooManyRequests, type ErrorDialect, type ErrorKind, type IdentityDialect } from '../../http/errors.ts';
 import { cutText } from '../../identity/text.ts';
 
 type UtaError = userTokenAuth.components['schemas']['Error'];
-type UtaCode = UtaError['error'];
+export type UtaCode = UtaError['error'];
+
+/** Every code of the spec's enum, so that a code read back is checked, not cast. */
+const codes = {
+  bad_request: true,
+  invalid_credentials: true,
+  invalid_token: true,
+  not_found: true,
+  method_not_allowed: true,
+  not_acceptable: true,
+  payload_too_large: true,
+  unsupported_media_type: true,
+  too_many_requests: true,
+  server_error: true,
+  service_unavailable: true,
+  request_timeout: true,
+  request_header_fields_too_large: true,
+} as const satisfies Record<UtaCode, true>;
+
+function isUtaCode(code: string | undefined): code is UtaCode {
+  return code !== undefined && Object.hasOwn(codes, code);
+}
+
+/** A user-token-auth failure; its code, if any, one of the spec's. */
+export const UtaApiError = ApiError<UtaCode>;
+
+const BASIC_CHALLENGE = 'Basic realm="polyauth", charset="UTF-8"';
+
+/** 401 with the Basic challenge: unknown user, wrong password, disabled account, or TOTP enrolled. */
+export function invalidCredentials(): ApiError<UtaCode> {
+  return new UtaApiError('unauthorized', 'Invalid username or password.', {
+    code: 'invalid_credentials',
+    headers: { 'WWW-Authenticate': BASIC_CHALLENGE },
+  });
+}
 
 const codeOfKind: Record<ErrorKind, UtaCode> = {
   bad_request: 'bad_request',
@@ -23,13 +57,25 @@ const codeOfKind: Record<ErrorKind, UtaCode> = {
   service_unavailable: 'service_unavailable',
 };
 
-const codes = new Set<string>(Object.values(codeOfKind).concat('invalid_credentials'));
+const identity: IdentityDialect = {
+  identifier_taken: (_p, e) => new UtaApiError('conflict', e.message),
+  weak_password: (_p, e) => new UtaApiError('bad_request', e.message),
+  throttled: (p) => tooManyRequests<UtaCode>(p.retryAfter),
+  invalid_credentials: invalidCredentials,
+  // user-token-auth asks for no second factor: a TOTP-enrolled account is refused as for a wrong password.
+  second_factor: invalidCredentials,
+  forbidden: (_p, e) => new UtaApiError('forbidden', e.message),
+  not_found: (_p, e) => new UtaApiError('not_found', e.message),
+  dead_link: (_p, e) => new UtaApiError('not_found', e.message),
+  domain_name_taken: (_p, e) => new UtaApiError('conflict', e.message),
+};
 
 /** The spec's `Error`: `{error, message}`, `error` one of the documented codes. */
-export function utaError(err: ApiError): UtaError {
-  const code = err.code && codes.has(err.code) ? (err.code as UtaCode) : codeOfKind[err.kind];
-  return { error: code, message: cutText(err.message, 1000) || 'The request failed.' };
+function body(err: ApiError): UtaError {
+  return { error: isUtaCode(err.code) ? err.code : codeOfKind[err.kind], message: cutText(err.message, 1000) || 'The request failed.' };
 }
+
+export const utaError: ErrorDialect = { identity, body };
 
 /** Every response names Accept in Vary: the seed says the type depends on it. */
 export const VARY = { Vary: 'Accept' };

@@ -1,12 +1,11 @@
 import type { userTokenAuth } from '@polyauth/api-types';
 import { defineApi, type HandlerContext } from '../../http/api-router.ts';
 import { decodeBasic, parseAuthorization } from '../../http/auth-header.ts';
-import { ApiError } from '../../http/errors.ts';
 import { randomUUID } from '../../identity/secrets.ts';
 import type { TokenRow } from '../../identity/tokens.ts';
 import { specPath } from '../../paths.ts';
 import type { Services } from '../../services.ts';
-import { negotiateJson, utaError, VARY } from './dialect.ts';
+import { invalidCredentials, negotiateJson, UtaApiError, utaError, VARY } from './dialect.ts';
 
 const API = 'user-token-auth';
 /** The `tokens.kind` of a UserToken. */
@@ -16,18 +15,9 @@ type UserToken = userTokenAuth.components['schemas']['UserToken'];
 
 const NO_STORE = { 'Cache-Control': 'no-store' };
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const BASIC_CHALLENGE = 'Basic realm="polyauth", charset="UTF-8"';
-
-function invalidCredentials(): ApiError {
-  return new ApiError('unauthorized', 'Invalid username or password.', {
-    code: 'invalid_credentials',
-    headers: { 'WWW-Authenticate': BASIC_CHALLENGE },
-  });
-}
-
 /** RFC 6750 §3: no `error` attribute when the request carried no bearer token at all. */
-function invalidToken(message: string, sent: boolean): ApiError {
-  return new ApiError('unauthorized', message, {
+function invalidToken(message: string, sent: boolean) {
+  return new UtaApiError('unauthorized', message, {
     code: 'invalid_token',
     headers: { 'WWW-Authenticate': sent ? 'Bearer realm="polyauth", error="invalid_token"' : 'Bearer realm="polyauth"' },
   });
@@ -52,10 +42,10 @@ function expirationOf(raw: string | undefined): Date | undefined {
   if (raw === undefined) return undefined;
   const at = parseRfc3339(raw);
   if (!at) {
-    throw new ApiError('bad_request', `expirationTime must be an RFC 3339 date-time with a time-zone offset (got ${JSON.stringify(raw)}).`);
+    throw new UtaApiError('bad_request', `expirationTime must be an RFC 3339 date-time with a time-zone offset (got ${JSON.stringify(raw)}).`);
   }
   if (at.getTime() <= Date.now()) {
-    throw new ApiError('bad_request', `expirationTime must be in the future (got ${raw}).`);
+    throw new UtaApiError('bad_request', `expirationTime must be in the future (got ${raw}).`);
   }
   return at;
 }
@@ -81,7 +71,7 @@ export const userTokenAuthApi = defineApi<Ops>({
   headers: VARY,
   before: () => [negotiateJson],
   handlers: (s: Services) => {
-    const { tokens, accounts, throttle, store, config } = s;
+    const { tokens, accounts, signIns, throttle, config } = s;
 
     /**
      * The live UserToken of the Bearer header, recorded as used (coalesced),
@@ -115,28 +105,18 @@ export const userTokenAuthApi = defineApi<Ops>({
         const auth = parseAuthorization(ctx.req.headers.authorization);
         const basic = auth?.scheme === 'basic' ? decodeBasic(auth.credentials) : undefined;
         if (!basic) throw invalidCredentials();
-        const result = await accounts.signIn({ api: API, identifier: basic.user, password: basic.password, ip: ctx.ip });
-        if (!result.ok) throw invalidCredentials();
-
         const token = randomUUID();
-        const issued = await tokens.issueOpaque({
-          api: API,
-          kind: KIND,
-          userId: result.user.id,
-          value: token,
-          note: body.note ?? null,
-          expiresAt: requested ?? null,
-          ttl: config.tokens.userTokenTtl,
-        });
-        await accounts.recordLogin(result.user.id);
-        await store.audit.write({
-          api: API,
-          action: 'token.issue',
-          actorUserId: result.user.id,
-          targetUserId: result.user.id,
-          ip: ctx.ip,
-          detail: { tokenId: issued.row.id, expiresAt: issued.expiresAt?.toISOString() ?? null },
-        });
+        const { issued } = await signIns.signIn({ api: API, identifier: basic.user, password: basic.password, ip: ctx.ip }, (user) =>
+          tokens.issueOpaque({
+            api: API,
+            kind: KIND,
+            userId: user.id,
+            value: token,
+            note: body.note ?? null,
+            expiresAt: requested ?? null,
+            ttl: config.tokens.userTokenTtl,
+          }),
+        );
         return { status: 200, headers: NO_STORE, body: toUserToken(token, issued.row) };
       },
 
@@ -149,17 +129,9 @@ export const userTokenAuthApi = defineApi<Ops>({
       async logout(ctx) {
         const row = await authenticate(ctx);
         // Of two racing logouts with one token, only one revokes it.
-        if (!(await store.tokens.consume(row.id))) {
+        if (!(await accounts.signOut(row, { api: API, ip: ctx.ip }, { action: 'token.revoke' }))) {
           throw invalidToken('The token is unknown, expired, disabled or logged out.', true);
         }
-        await store.audit.write({
-          api: API,
-          action: 'token.revoke',
-          actorUserId: row.userId,
-          targetUserId: row.userId,
-          ip: ctx.ip,
-          detail: { tokenId: row.id, reason: 'logout' },
-        });
         return { status: 200, body: { success: true } };
       },
     };

@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import type { Client, ClientKind } from '@polyauth/store';
-import { ClientCredentials } from '../../identity/clients.ts';
-import { auditEntry } from '../context.ts';
+import { cliCaller } from '../context.ts';
 import { CliError, table } from '../output.ts';
 import { action, leaf } from '../runner.ts';
 import { requiredText } from '../validate.ts';
@@ -37,11 +36,7 @@ function register(program: Command, k: KindInfo): void {
       action(async ({ opts, open }) => {
         const name = requiredText('--name', opts.name, 200);
         const ctx = await open();
-        const created = await ctx.transaction(async (store) => {
-          const c = await new ClientCredentials(store).create(k.kind, name);
-          await store.audit.write(auditEntry(`${k.group}.create`, { detail: { clientId: c.client.clientId, name } }));
-          return c;
-        });
+        const created = await ctx.clients.create(k.kind, name, { caller: cliCaller() });
         const { client, secret } = created;
         return {
           json: { id: client.clientId, secret, name: client.name },
@@ -59,7 +54,7 @@ function register(program: Command, k: KindInfo): void {
   leaf(group, 'list', `list ${k.label}s (revoked ones too)`).action(
     action(async ({ open }) => {
       const ctx = await open();
-      const clients = (await ctx.store.clients.list(k.kind)).map(listed);
+      const clients = (await ctx.clients.list(k.kind)).map(listed);
       return {
         json: clients,
         text: table(
@@ -74,15 +69,9 @@ function register(program: Command, k: KindInfo): void {
     action(async ({ args, open }) => {
       const id = requiredText('<id>', args[0], 128);
       const ctx = await open();
-      const revokedTokens = await ctx.transaction(async (store) => {
-        const client = await store.clients.byClientId(k.kind, id);
-        if (!client || !(await store.clients.revoke(k.kind, id))) {
-          throw new CliError(`no active ${k.label} with id "${id}"`);
-        }
-        const n = await store.tokens.revokeAllForClient(client.id);
-        await store.audit.write(auditEntry(`${k.group}.revoke`, { detail: { clientId: id, revokedTokens: n } }));
-        return n;
-      });
+      const revoked = await ctx.clients.revoke(k.kind, id, cliCaller());
+      if (!revoked) throw new CliError(`no active ${k.label} with id "${id}"`);
+      const { revokedTokens } = revoked;
       return {
         json: { id, revoked: true, revokedTokens },
         text: `Revoked ${k.label} ${id} (and ${revokedTokens} token${revokedTokens === 1 ? '' : 's'} issued through it).`,

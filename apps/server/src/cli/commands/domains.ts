@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
-import { DomainNameTakenError, type Domain, type User } from '@polyauth/store';
-import { auditEntry } from '../context.ts';
+import type { Domain, User } from '@polyauth/store';
+import { IdentityError } from '../../identity/errors.ts';
+import { cliCaller } from '../context.ts';
 import { CliError, table } from '../output.ts';
 import { resolveDomain, resolveUser } from '../resolve.ts';
 import { action, leaf } from '../runner.ts';
@@ -19,14 +20,10 @@ export function registerDomainCommands(program: Command): void {
         const name = requiredText('--name', opts.name, 200);
         const ctx = await open();
         try {
-          const domain = await ctx.transaction(async (store) => {
-            const d = await store.domains.create(name);
-            await store.audit.write(auditEntry('domain.create', { detail: { domainId: d.id, name: d.name } }));
-            return d;
-          });
+          const domain = await ctx.domains.create(name, cliCaller());
           return { json: brief(domain), text: `Created domain "${domain.name}" (id ${domain.id}).` };
         } catch (err) {
-          if (err instanceof DomainNameTakenError) throw new CliError(err.message);
+          if (err instanceof IdentityError && err.problem.kind === 'domain_name_taken') throw new CliError(err.message);
           throw err;
         }
       }),
@@ -35,7 +32,7 @@ export function registerDomainCommands(program: Command): void {
   leaf(group, 'list', 'list domains').action(
     action(async ({ open }) => {
       const ctx = await open();
-      const domains = (await ctx.store.domains.all()).map((d) => ({ ...brief(d), createdAt: d.createdAt.toISOString() }));
+      const domains = (await ctx.domains.all()).map((d) => ({ ...brief(d), createdAt: d.createdAt.toISOString() }));
       return {
         json: domains,
         text: table(['ID', 'NAME', 'CREATED'], domains.map((d) => [d.id, d.name, d.createdAt])),
@@ -46,16 +43,9 @@ export function registerDomainCommands(program: Command): void {
   leaf(group, 'add-member <domain> <user>', 'add a user to a domain (no-op when already a member)').action(
     action(async ({ args, open }) => {
       const ctx = await open();
-      const { domain, user, added } = await ctx.transaction(async (store) => {
-        const d = await resolveDomain(store, args[0]!);
-        const u = await resolveUser(store, args[1]!);
-        const already = await store.domains.isMember(d.id, u.id);
-        if (!already) {
-          await store.domains.addMember(d.id, u.id);
-          await store.audit.write(auditEntry('domain.member_add', { targetUserId: u.id, detail: { domainId: d.id, domain: d.name } }));
-        }
-        return { domain: d, user: u, added: !already };
-      });
+      const domain = await resolveDomain(ctx, args[0]!);
+      const user = await resolveUser(ctx, args[1]!);
+      const added = await ctx.domains.addMember(domain, user, cliCaller());
       return {
         json: { domain: brief(domain), user: member(user), added },
         text: added ? `Added ${user.username} to domain "${domain.name}".` : `${user.username} was already a member of "${domain.name}".`,
@@ -66,15 +56,9 @@ export function registerDomainCommands(program: Command): void {
   leaf(group, 'remove-member <domain> <user>', 'remove a user from a domain (no-op when not a member)').action(
     action(async ({ args, open }) => {
       const ctx = await open();
-      const { domain, user, removed } = await ctx.transaction(async (store) => {
-        const d = await resolveDomain(store, args[0]!);
-        const u = await resolveUser(store, args[1]!);
-        const gone = await store.domains.removeMember(d.id, u.id);
-        if (gone) {
-          await store.audit.write(auditEntry('domain.member_remove', { targetUserId: u.id, detail: { domainId: d.id, domain: d.name } }));
-        }
-        return { domain: d, user: u, removed: gone };
-      });
+      const domain = await resolveDomain(ctx, args[0]!);
+      const user = await resolveUser(ctx, args[1]!);
+      const removed = await ctx.domains.removeMember(domain, user, cliCaller());
       return {
         json: { domain: brief(domain), user: member(user), removed },
         text: removed ? `Removed ${user.username} from domain "${domain.name}".` : `${user.username} was not a member of "${domain.name}".`,

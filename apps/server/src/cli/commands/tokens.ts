@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { auditEntry } from '../context.ts';
+import { cliCaller } from '../context.ts';
 import { resolveUser } from '../resolve.ts';
 import { action, leaf } from '../runner.ts';
 
@@ -16,12 +16,8 @@ export function registerTokenCommands(program: Command): void {
       action(async ({ opts, open }) => {
         const api = opts.api as string | undefined;
         const ctx = await open();
-        const { user, revoked } = await ctx.transaction(async (store) => {
-          const u = await resolveUser(store, String(opts.user));
-          const n = api ? await store.tokens.revokeAllForUserInApi(u.id, api) : await store.tokens.revokeAllForUser(u.id);
-          await store.audit.write(auditEntry('token.revoke', { targetUserId: u.id, detail: { api: api ?? 'all', revoked: n } }));
-          return { user: u, revoked: n };
-        });
+        const user = await resolveUser(ctx, String(opts.user));
+        const revoked = await ctx.accounts.revokeTokens(user, api, cliCaller());
         return {
           json: { revoked },
           text: `Revoked ${revoked} token${revoked === 1 ? '' : 's'} of ${user.username}${api ? ` issued by ${api}` : ''}.`,

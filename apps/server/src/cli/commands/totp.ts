@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import qrcode from 'qrcode-terminal';
 import { newTotpSecret, totpUri } from '../../identity/totp.ts';
-import { auditEntry } from '../context.ts';
+import { cliCaller } from '../context.ts';
 import { CliError } from '../output.ts';
 import { resolveUser } from '../resolve.ts';
 import { action, leaf } from '../runner.ts';
@@ -17,15 +17,8 @@ export function registerTotpCommands(program: Command): void {
     action(async ({ args, open, opts }) => {
       const ctx = await open();
       const secret = newTotpSecret();
-      const { user, replaced } = await ctx.transaction(async (store) => {
-        const u = await resolveUser(store, args[0]!);
-        await store.users.setTotp(u.id, secret);
-        // Sessions opened with the password alone (before two-factor, or with
-        // a replaced secret) end now: from here on every sign-in needs a code.
-        const revokedTokens = await store.tokens.revokeAllForUser(u.id);
-        await store.audit.write(auditEntry('totp.enroll', { targetUserId: u.id, detail: { replaced: u.totpSecret !== null, revokedTokens } }));
-        return { user: u, replaced: u.totpSecret !== null };
-      });
+      const user = await resolveUser(ctx, args[0]!);
+      const { replaced } = await ctx.accounts.setTotp(user, secret, cliCaller());
       const uri = totpUri(secret, user.username);
       if (opts.json) return { json: { uri, secret }, text: '' };
       return {
@@ -52,8 +45,7 @@ export function registerTotpCommands(program: Command): void {
   ).action(
     action(async ({ open }) => {
       const ctx = await open();
-      const result = await ctx.store.users.sealTotpSecrets({ all: true });
-      await ctx.store.audit.write(auditEntry('totp.reencrypt', { detail: { ...result, keyId: ctx.store.totpKeyId } }));
+      const { keyId, ...result } = await ctx.accounts.reencryptTotpSecrets(cliCaller());
       if (result.unreadable > 0) {
         throw new CliError(
           `${result.unreadable} TOTP secret(s) could not be decrypted with TOTP_ENCRYPTION_KEY or TOTP_ENCRYPTION_KEYS_OLD and were left as they are; ` +
@@ -61,8 +53,8 @@ export function registerTotpCommands(program: Command): void {
         );
       }
       return {
-        json: { ...result, keyId: ctx.store.totpKeyId },
-        text: `Re-encrypted ${result.sealed} of ${result.total} TOTP secret(s) with the key ${ctx.store.totpKeyId}; the others already were.`,
+        json: { ...result, keyId },
+        text: `Re-encrypted ${result.sealed} of ${result.total} TOTP secret(s) with the key ${keyId}; the others already were.`,
       };
     }),
   );
@@ -70,12 +62,9 @@ export function registerTotpCommands(program: Command): void {
   leaf(group, 'disable <user>', "remove a user's TOTP secret (logins no longer ask for a code)").action(
     action(async ({ args, open }) => {
       const ctx = await open();
-      const { user, wasEnrolled } = await ctx.transaction(async (store) => {
-        const u = await resolveUser(store, args[0]!);
-        await store.users.setTotp(u.id, null);
-        await store.audit.write(auditEntry('totp.disable', { targetUserId: u.id, detail: { wasEnrolled: u.totpSecret !== null } }));
-        return { user: u, wasEnrolled: u.totpSecret !== null };
-      });
+      const user = await resolveUser(ctx, args[0]!);
+      const wasEnrolled = user.totpSecret !== null;
+      await ctx.accounts.setTotp(user, null, cliCaller());
       return {
         json: { id: user.id, username: user.username, totp: false },
         text: wasEnrolled ? `Removed TOTP from ${user.username} (id ${user.id}).` : `${user.username} had no TOTP secret.`,

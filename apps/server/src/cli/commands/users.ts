@@ -1,7 +1,9 @@
 import { Argument, Option, type Command } from 'commander';
-import { IdentifierTakenError, roles, type Role, type User } from '@polyauth/store';
-import { checkPasswordPolicy, PasswordPolicyError } from '../../identity/passwords.ts';
-import { auditEntry } from '../context.ts';
+import type { Role, User } from '@polyauth/store';
+import { roles } from '../../identity/accounts.ts';
+import { IdentityError } from '../../identity/errors.ts';
+import { checkPasswordPolicy } from '../../identity/passwords.ts';
+import { cliCaller } from '../context.ts';
 import { CliError, table } from '../output.ts';
 import { newPassword } from '../password-input.ts';
 import { resolveUser } from '../resolve.ts';
@@ -25,7 +27,7 @@ async function acceptablePassword(fromOption: unknown): Promise<string> {
   try {
     checkPasswordPolicy(password);
   } catch (err) {
-    if (err instanceof PasswordPolicyError) throw new CliError(err.message);
+    if (err instanceof IdentityError) throw new CliError(err.message);
     throw err;
   }
   return password;
@@ -50,17 +52,12 @@ export function registerUserCommands(program: Command): void {
         const role = opts.role as Role;
         const password = await acceptablePassword(opts.password);
         const ctx = await open();
-        const passwordHash = await ctx.passwords().hash(password);
         let user: User;
         try {
-          user = await ctx.transaction(async (store) => {
-            const u = await store.users.create({ username, email, firstName, lastName, role, passwordHash });
-            await store.audit.write(auditEntry('user.create', { targetUserId: u.id, detail: { username, role } }));
-            return u;
-          });
+          user = await ctx.accounts.register({ username, email, firstName, lastName, role, password }, cliCaller());
         } catch (err) {
-          if (err instanceof IdentifierTakenError) {
-            throw new CliError(`that ${err.field} is already taken (usernames and emails share one namespace)`);
+          if (err instanceof IdentityError && err.problem.kind === 'identifier_taken') {
+            throw new CliError(`that ${err.problem.field} is already taken (usernames and emails share one namespace)`);
           }
           throw err;
         }
@@ -80,7 +77,7 @@ export function registerUserCommands(program: Command): void {
           throw new CliError('--limit must be a whole number from 1 to 100000', 2);
         }
         const ctx = await open();
-        const users = (await ctx.store.users.list(limit)).map(listed);
+        const users = (await ctx.accounts.list(limit)).map(listed);
         return {
           json: users,
           text: table(
@@ -97,12 +94,9 @@ export function registerUserCommands(program: Command): void {
       action(async ({ args, open }) => {
         const [ref, role] = args as [string, Role];
         const ctx = await open();
-        const { user, from } = await ctx.transaction(async (store) => {
-          const target = await resolveUser(store, ref);
-          const updated = (await store.users.update(target.id, { role }))!;
-          await store.audit.write(auditEntry('user.role_change', { targetUserId: target.id, detail: { from: target.role, to: role } }));
-          return { user: updated, from: target.role };
-        });
+        const target = await resolveUser(ctx, ref);
+        const user = await ctx.accounts.setRole(target, role, cliCaller());
+        const from = target.role;
         return {
           json: summary(user),
           text: from === role ? `${user.username} already has the role ${role}.` : `${user.username}: role ${from} → ${role}.`,
@@ -113,13 +107,8 @@ export function registerUserCommands(program: Command): void {
   leaf(group, 'disable <user>', 'disable a user and revoke every token they hold, in every API').action(
     action(async ({ args, open }) => {
       const ctx = await open();
-      const { user, revokedTokens } = await ctx.transaction(async (store) => {
-        const target = await resolveUser(store, args[0]!);
-        const updated = (await store.users.update(target.id, { disabled: true }))!;
-        const n = await store.tokens.revokeAllForUser(target.id);
-        await store.audit.write(auditEntry('user.disable', { targetUserId: target.id, detail: { revokedTokens: n } }));
-        return { user: updated, revokedTokens: n };
-      });
+      const target = await resolveUser(ctx, args[0]!);
+      const { user, revokedTokens } = await ctx.accounts.setDisabled(target, true, cliCaller());
       return {
         json: { ...summary(user), disabled: true, revokedTokens },
         text: `Disabled ${user.username} (id ${user.id}); revoked ${revokedTokens} token${revokedTokens === 1 ? '' : 's'}.`,
@@ -130,12 +119,8 @@ export function registerUserCommands(program: Command): void {
   leaf(group, 'enable <user>', 'enable a disabled user').action(
     action(async ({ args, open }) => {
       const ctx = await open();
-      const user = await ctx.transaction(async (store) => {
-        const target = await resolveUser(store, args[0]!);
-        const updated = (await store.users.update(target.id, { disabled: false }))!;
-        await store.audit.write(auditEntry('user.enable', { targetUserId: target.id }));
-        return updated;
-      });
+      const target = await resolveUser(ctx, args[0]!);
+      const { user } = await ctx.accounts.setDisabled(target, false, cliCaller());
       return {
         json: { ...summary(user), disabled: false },
         text: `Enabled ${user.username} (id ${user.id}).`,
@@ -149,14 +134,8 @@ export function registerUserCommands(program: Command): void {
       action(async ({ args, opts, open }) => {
         const password = await acceptablePassword(opts.password);
         const ctx = await open();
-        const target = await resolveUser(ctx.store, args[0]!);
-        const passwordHash = await ctx.passwords().hash(password);
-        const revokedTokens = await ctx.transaction(async (store) => {
-          await store.users.setPasswordHash(target.id, passwordHash);
-          const n = await store.tokens.revokeAllForUser(target.id);
-          await store.audit.write(auditEntry('user.password_change', { targetUserId: target.id, detail: { revokedTokens: n } }));
-          return n;
-        });
+        const target = await resolveUser(ctx, args[0]!);
+        const { revokedTokens } = (await ctx.accounts.setPassword(target.id, password, cliCaller()))!;
         return {
           json: { ...summary(target), revokedTokens },
           text: `Set a new password for ${target.username} (id ${target.id}); revoked ${revokedTokens} token${revokedTokens === 1 ? '' : 's'}.`,
