@@ -6,7 +6,7 @@ import expressStaticGzip from 'express-static-gzip';
 import { migrationsCurrent } from '@polyauth/store';
 import { docsDistDir, specsDir } from '../paths.ts';
 import type { Services } from '../services.ts';
-import { buildApiRouter, type ApiDefinition } from './api-router.ts';
+import { buildApiRouter, type Api } from './api-router.ts';
 import type { RenderRefusal } from './http-server.ts';
 import { InFlight } from './in-flight.ts';
 import { createMetrics } from './metrics.ts';
@@ -17,7 +17,7 @@ import { isDocsPath, isServicePath, SERVICE_PATHS } from './service-paths.ts';
 import { settleUrlParseDeprecation } from './url-parse-warning.ts';
 
 export interface AppOptions {
-  apis: ApiDefinition<never>[];
+  apis: Api[];
   /** Extra routers mounted before the APIs (e.g. auth-v3's /web pages). */
   routes?: Array<{ path: string; router: (services: Services) => Router }>;
 }
@@ -186,7 +186,7 @@ function sameBytes(a: Buffer, b: Buffer): boolean {
  * APIs' mounts, then the service paths, then the root API, which also
  * answers when the path could not be read).
  */
-function refusalRenderer(byMount: ApiDefinition<never>[]): RenderRefusal {
+function refusalRenderer(byMount: Api[]): RenderRefusal {
   return (path, error) => {
     const api =
       path === undefined

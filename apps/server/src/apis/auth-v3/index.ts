@@ -4,7 +4,6 @@ import { defineApi, type Reply } from '../../http/api-router.ts';
 import { ApiError } from '../../http/errors.ts';
 import { Impersonation } from '../../identity/impersonation.ts';
 import { randomHex } from '../../identity/secrets.ts';
-import { specPath } from '../../paths.ts';
 import type { Services } from '../../services.ts';
 import { authV3Error } from './dialect.ts';
 import { AUTH_V3, AUTH_V3_TOKEN_KIND, parseAuthV3Token } from './token.ts';
@@ -32,10 +31,8 @@ function newTokenValue(userId: string): string {
   return `${userId}-${randomHex(16)}`;
 }
 
-export const authV3Api = defineApi<Ops>({
+export const authV3Api = defineApi({
   id: AUTH_V3,
-  mount: '/api/v3/auth',
-  specPath: specPath(AUTH_V3),
   dialect: authV3Error,
   headers: NO_STORE,
   handlers: (s: Services) => {

@@ -7,13 +7,11 @@ import { ApiError } from '../../http/errors.ts';
 import { jsonBody } from '../../http/body-parsers.ts';
 import { IdentifierTakenError } from '../../identity/accounts.ts';
 import { MIN_PASSWORD_LENGTH } from '../../identity/passwords.ts';
-import { specPath } from '../../paths.ts';
 import type { Services } from '../../services.ts';
 import { mintError } from './dialect.ts';
 
 const API = 'mint-auth';
 const TOKEN_KIND = 'user';
-type Ops = mintAuth.operations;
 type Schemas = mintAuth.components['schemas'];
 
 /**
@@ -60,10 +58,8 @@ function toAccessToken(user: User, token: string, ttl: number | undefined): Sche
   return body;
 }
 
-export const mintAuthApi = defineApi<Ops>({
+export const mintAuthApi = defineApi({
   id: API,
-  mount: '/mint/api/v1',
-  specPath: specPath(API),
   dialect: mintError,
   before: (s: Services) => {
     // Sign-ups are authenticated before their body is validated: a caller

@@ -5,13 +5,11 @@ import { basicClientCredentials, bearerToken } from '../../http/auth-header.ts';
 import { ApiError } from '../../http/errors.ts';
 import { IdentifierTakenError } from '../../identity/accounts.ts';
 import { PasswordPolicyError } from '../../identity/passwords.ts';
-import { specPath } from '../../paths.ts';
 import type { Services } from '../../services.ts';
 import { mtsBody } from './body.ts';
 import { mtsError } from './dialect.ts';
 
 const API = 'mts-auth';
-type Ops = mtsAuth.operations;
 type Schemas = mtsAuth.components['schemas'];
 
 const NO_STORE = { 'Cache-Control': 'no-store', Pragma: 'no-cache' };
@@ -44,10 +42,8 @@ function toDomainBody(d: Domain): Schemas['Domain'] {
   return { Id: d.id, Name: d.name, Created_At: d.createdAt.toISOString() };
 }
 
-export const mtsAuthApi = defineApi<Ops>({
+export const mtsAuthApi = defineApi({
   id: API,
-  mount: '/',
-  specPath: specPath(API),
   dialect: mtsError,
   before: mtsBody,
   handlers: (s: Services) => {

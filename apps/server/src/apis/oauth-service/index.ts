@@ -9,7 +9,6 @@ import { DeadLinkError, MailedLinks } from '../../identity/mailed-links.ts';
 import { PasswordPolicyError } from '../../identity/passwords.ts';
 import { RefreshSessions, type SessionTokens } from '../../identity/refresh-sessions.ts';
 import { ThrottledError } from '../../identity/throttle.ts';
-import { specPath } from '../../paths.ts';
 import type { Services } from '../../services.ts';
 import { oauthBody } from './body.ts';
 import { authenticateClient, invalidClient } from './client-auth.ts';
@@ -77,10 +76,8 @@ function guard<Op>(handler: Handler<Op>): Handler<Op> {
   };
 }
 
-export const oauthServiceApi = defineApi<Ops>({
+export const oauthServiceApi = defineApi({
   id: API,
-  mount: MOUNT,
-  specPath: specPath(API),
   dialect: oauthError,
   before: oauthBody,
   handlers: (s: Services) => {
@@ -212,7 +209,7 @@ export const oauthServiceApi = defineApi<Ops>({
         return { status: 200, headers: NO_STORE, body: await introspect(ctx.body.token, ctx.body.token_type_hint) };
       }),
 
-      authorizationServerMetadata: async () => ({ status: 200, body: oauthServiceMetadata(config) }),
+      authorizationServerMetadata: async () => ({ status: 200 as const, body: oauthServiceMetadata(config) }),
 
       revoke: guard<Ops['revoke']>(async (ctx) => {
         const token = bearerToken(ctx.req.headers.authorization);
