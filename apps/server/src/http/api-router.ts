@@ -13,7 +13,6 @@ import { inFlightOf } from './in-flight.ts';
 import { setUnavailableReason } from './request-log.ts';
 import { series } from './series.ts';
 import { toApiError } from './to-api-error.ts';
-import { memoizeValidatorRouteCompilation } from './validator-route-cache.ts';
 
 /* ---------- types derived from openapi-typescript's `operations` ---------- */
 
@@ -229,7 +228,6 @@ export function buildApiRouter(def: Api, services: Services): Router {
   const router = express.Router({ strict: false, caseSensitive: true });
   const { config } = services;
   const validatesResponses = config.validateResponses;
-  memoizeValidatorRouteCompilation();
 
   const apiHeaders = Object.entries(def.headers ?? {});
   // Everything up to the error handler, run as one router layer (series).

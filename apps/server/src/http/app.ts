@@ -14,7 +14,6 @@ import { requestLog } from './request-log.ts';
 import { securityHeaders } from './security-headers.ts';
 import { series } from './series.ts';
 import { isDocsPath, isServicePath, SERVICE_PATHS } from './service-paths.ts';
-import { settleUrlParseDeprecation } from './url-parse-warning.ts';
 
 export interface AppOptions {
   apis: Api[];
@@ -49,7 +48,6 @@ const DOCS_CSP = [
  */
 export function createApp(services: Services, opts: AppOptions): Express {
   const { config } = services;
-  settleUrlParseDeprecation();
   const app = express();
   app.locals.inFlight = new InFlight();
   app.disable('x-powered-by');
