@@ -63,7 +63,7 @@ const { values: opts } = parseArgs({
   },
 });
 
-const DEFAULT_TARGETS = { bcrypt: 0.7, route: 0.35 };
+const DEFAULT_TARGETS = { bcrypt: 0.85, route: 0.5 };
 const P99_UNDER_LOGINS_TARGET_MS = 50;
 const ROUTE_CONNECTIONS = 16;
 /** Logins in flight for a login row: twice the pool, so no bcrypt thread ever waits for work. */

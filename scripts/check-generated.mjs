@@ -5,7 +5,7 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { copyInputs, generateInto, root, typesDir } from './generate.mjs';
+import { clientMountsFile, copyInputs, generateInto, root, typesDir } from './generate.mjs';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'polyauth-generated-'));
 try {
@@ -22,11 +22,22 @@ try {
       problems.push(`${rel} differs from what its spec generates`);
     }
   }
+  const fresh2 = path.join(dir, clientMountsFile);
+  const committed2 = path.join(root, clientMountsFile);
+  let committedMounts;
+  try {
+    committedMounts = readFileSync(committed2, 'utf8');
+  } catch {
+    problems.push(`${clientMountsFile} is missing (generated but not committed)`);
+  }
+  if (committedMounts !== undefined && committedMounts !== readFileSync(fresh2, 'utf8')) {
+    problems.push(`${clientMountsFile} differs from what the specs generate`);
+  }
   if (problems.length) {
     console.error(`Generated code is out of date:\n  ${problems.join('\n  ')}\nRun \`npm run generate\` and commit the result.`);
     process.exit(1);
   }
-  console.log(`generated code matches the specs (${fresh.length} files)`);
+  console.log(`generated code matches the specs (${fresh.length + 1} files)`);
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -34,7 +34,9 @@ rmSync(dist, { recursive: true, force: true });
 // lines are kept (its run-time list of API ids is not the client's).
 const apiTypesSrc = path.join(here, '../api-types/src');
 mkdirSync(path.join(dist, 'api-types'), { recursive: true });
-for (const f of readdirSync(apiTypesSrc).filter((n) => n.endsWith('.ts'))) {
+// apis.ts, the server's table of APIs (ids, mounts, operations by id), is not
+// the client's either: its mounts come from its own generated src/mounts.ts.
+for (const f of readdirSync(apiTypesSrc).filter((n) => n.endsWith('.ts') && n !== 'apis.ts')) {
   let text = readFileSync(path.join(apiTypesSrc, f), 'utf8');
   if (f === 'index.ts') {
     text = text.split('\n').filter((line) => line.startsWith('//') || line.startsWith('export type * as ')).join('\n') + '\n';

@@ -32,14 +32,14 @@ export async function setup({ fixtures: f, request }) {
     {
       name: 'auth-v3 POST /login',
       bound: 'bcrypt',
-      target: 0.7,
+      target: 0.85,
       requests: f.users.map(login),
       verifyBody: (body) => body.includes('"token":"'),
     },
     {
       name: 'auth-v3 POST /whoAmI',
       bound: 'route',
-      target: 0.35,
+      target: 0.5,
       requests: tokens.map((token) => post('/whoAmI', { token })),
       verifyBody: (body) => body.startsWith('{"user":{'),
     },

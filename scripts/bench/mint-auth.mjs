@@ -38,14 +38,14 @@ export async function setup({ fixtures: f, request }) {
     {
       name: 'mint-auth POST /auth/authorize',
       bound: 'bcrypt',
-      target: 0.7,
+      target: 0.85,
       requests: f.users.map(login),
       verifyBody: (body) => body.includes('"access_token"'),
     },
     {
       name: 'mint-auth GET /auth/token_info',
       bound: 'route',
-      target: 0.35,
+      target: 0.5,
       requests: tokens.map((t) => ({ method: 'GET', path: `${BASE}/auth/token_info`, headers: { authorization: `UserToken ${t}` } })),
       verifyBody: (body) => body.startsWith('{"user":') && body.includes('"token_type":"user"'),
     },

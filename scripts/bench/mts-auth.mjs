@@ -36,14 +36,14 @@ export async function setup({ fixtures: f, request }) {
     {
       name: 'mts-auth POST /oauth/token',
       bound: 'bcrypt',
-      target: 0.7,
+      target: 0.85,
       requests: f.users.map(login),
       verifyBody: (body) => body.includes('"access_token"'),
     },
     {
       name: 'mts-auth GET /user',
       bound: 'route',
-      target: 0.35,
+      target: 0.5,
       requests: [{ method: 'GET', path: '/user', headers: { authorization: `Bearer ${token}` } }],
       verifyBody: (body) => body.startsWith('{"Id":"'),
     },

@@ -37,7 +37,7 @@ export async function setup({ fixtures: f, request }) {
     {
       name: 'oauth-service POST /api/oauth/token refresh_token',
       bound: 'route',
-      target: 0.35,
+      target: 0.5,
       requests: [
         {
           method: 'POST',

@@ -35,14 +35,14 @@ export async function setup({ fixtures: f, request }) {
     {
       name: 'user-token-auth POST /auth/login',
       bound: 'bcrypt',
-      target: 0.7,
+      target: 0.85,
       requests: f.users.map(login),
       verifyBody: (body) => body.startsWith('{"token":"'),
     },
     {
       name: 'user-token-auth POST /auth/bump',
       bound: 'route',
-      target: 0.35,
+      target: 0.5,
       requests: tokens.map((t) => ({ method: 'POST', path: '/auth/bump', headers: { accept: ACCEPT, authorization: `Bearer ${t}` } })),
       verifyBody: (body) => body.startsWith('{"lastLoginTime":"'),
     },

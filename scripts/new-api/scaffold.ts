@@ -70,8 +70,9 @@ export function plan(root: string, opts: ScaffoldOptions): { files: Array<[strin
   // apps/server/src/apis/index.ts: import + the one line in the list
   const index = read('apps/server/src/apis/index.ts');
   const lastImport = [...index.matchAll(/^import .*;\n/gm)].at(-1);
-  const listEnd = index.indexOf('] as unknown as ApiDefinition');
-  if (!lastImport || listEnd < 0) throw new Error('apps/server/src/apis/index.ts no longer has the shape new:api edits (imports, then `apis = [...] as unknown as ApiDefinition<never>[]`)');
+  const listStart = index.indexOf('export const apis: Api[] = [');
+  const listEnd = listStart < 0 ? -1 : index.indexOf('];', listStart);
+  if (!lastImport || listEnd < 0) throw new Error('apps/server/src/apis/index.ts no longer has the shape new:api edits (imports, then `export const apis: Api[] = [...];`)');
   const afterImports = lastImport.index + lastImport[0].length;
   const newIndex = `${index.slice(0, afterImports)}import { ${c}Api } from './${name}/index.ts';\n${index.slice(afterImports, listEnd)}  ${c}Api,\n${index.slice(listEnd)}`;
 
@@ -83,7 +84,7 @@ export function plan(root: string, opts: ScaffoldOptions): { files: Array<[strin
     files: [
       [`specs/${name}.yaml`, specTemplate(name, title, mount)],
       [`apps/server/src/apis/${name}/dialect.ts`, dialectTemplate(name, c, P)],
-      [`apps/server/src/apis/${name}/index.ts`, handlersTemplate(name, c, P, mount)],
+      [`apps/server/src/apis/${name}/index.ts`, handlersTemplate(name, c, P)],
       [`packages/client/src/${name}.ts`, clientTemplate(name, c, P, mount)],
       [`apps/server/test/${name}.test.ts`, testTemplate(name, P, mount)],
     ],
@@ -227,9 +228,8 @@ export function ${c}Error(err: ApiError): ${P}Error {
 `;
 }
 
-function handlersTemplate(name: string, c: string, P: string, mount: string): string {
-  return `import type { ${c} } from '@polyauth/api-types';
-import { readFileSync } from 'node:fs';
+function handlersTemplate(name: string, c: string, P: string): string {
+  return `import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { defineApi } from '../../http/api-router.ts';
 import { specPath } from '../../paths.ts';
@@ -237,16 +237,16 @@ import type { Services } from '../../services.ts';
 import { ${c}Error } from './dialect.ts';
 
 const API = '${name}';
-type Ops = ${c}.operations;
 
 /** The spec's info.version, read once. */
 const VERSION = String((parseYaml(readFileSync(specPath(API), 'utf8')) as { info: { version: string } }).info.version);
 
-/** ${P}: one handler per operationId of specs/${name}.yaml. */
-export const ${c}Api = defineApi<Ops>({
+/**
+ * ${P}: one handler per operationId of specs/${name}.yaml (checked against
+ * the generated operations of this id), mounted at its servers[0].url.
+ */
+export const ${c}Api = defineApi({
   id: API,
-  mount: '${mount}',
-  specPath: specPath(API),
   dialect: ${c}Error,
   handlers: (_services: Services) => ({
     async getStatus() {
@@ -261,6 +261,7 @@ function clientTemplate(name: string, c: string, P: string, mount: string): stri
   return `import createClient from 'openapi-fetch';
 import type { ${c} } from '@polyauth/api-types';
 import { apiBaseUrl, PolyauthError, type BaseClientOptions } from './common.ts';
+import { mounts } from './mounts.ts';
 import { checked, type ApiClient } from './paths.ts';
 
 type Schemas = ${c}.components['schemas'];
@@ -282,7 +283,7 @@ export interface ${P}Client {
 
 /** A client of ${name} (mounted at \`${mount}\`). */
 export function create${P}Client(opts: BaseClientOptions): ${P}Client {
-  const api = checked(createClient<${c}.paths>({ baseUrl: apiBaseUrl(opts.baseUrl, '${mount}'), fetch: opts.fetch, headers: { accept: 'application/json' } }));
+  const api = checked(createClient<${c}.paths>({ baseUrl: apiBaseUrl(opts.baseUrl, mounts['${name}']), fetch: opts.fetch, headers: { accept: 'application/json' } }));
   return {
     api,
     async status() {

@@ -1,9 +1,10 @@
 import { availableParallelism } from 'node:os';
+import { z } from 'zod';
 import { parseSecretKey } from '@polyauth/store';
 
 /**
- * Everything the server reads from the environment, checked at startup: each
- * bad value is reported by name, all at once. `.env.example` lists them all.
+ * Everything the server reads from the environment, checked at startup by
+ * one zod schema (`envSchema`): each bad value is reported by name, all at once. `.env.example` lists them all.
  */
 export interface Config {
   env: 'development' | 'production' | 'test';
@@ -112,149 +113,235 @@ type Env = Record<string, string | undefined>;
 
 /** pino's levels, quietest last. */
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+const ENVS = ['development', 'production', 'test'] as const;
+const POSTGRES_URL = /^postgres(ql)?:\/\//;
+
+/*
+ * One zod schema per variable, over the raw environment: a blank or unset
+ * variable is its default, and every check's message names the variable and
+ * the value it got (the messages are the configuration's documentation).
+ */
+
+/** The trimmed value, or undefined when unset or blank. */
+const given = (v: unknown) => (typeof v === 'string' && v.trim() !== '' ? v.trim() : undefined);
+
+function text(fallback: string) {
+  return z.preprocess(given, z.string().default(fallback));
+}
+
+function optionalText() {
+  return z.preprocess(given, z.string().optional());
+}
+
+/** A whole number in [min, max] (as `Number()` reads it: `1e3` and `0x10` too). */
+function intOf(env: Env, name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER) {
+  const error = () => `${name} must be a whole number from ${min} to ${max} (got "${given(env[name])}")`;
+  return z.preprocess(
+    given,
+    z
+      .string()
+      .pipe(z.coerce.number<string>({ error }).int({ error }).min(min, { error }).max(max, { error }))
+      .default(fallback),
+  );
+}
+
+/** Seconds, or `never`/`0` for none. */
+function optionalSecondsOf(env: Env, name: string, fallback: number | undefined) {
+  const error = () => `${name} must be a whole number from 1 to ${Number.MAX_SAFE_INTEGER} (got "${given(env[name])}")`;
+  return z.preprocess(
+    given,
+    z
+      .union([z.enum(['never', '0']).transform(() => null), z.string().pipe(z.coerce.number<string>({ error }).int({ error }).min(1, { error }))], { error })
+      .optional()
+      .transform((v) => (v === undefined ? fallback : (v ?? undefined))),
+  );
+}
+
+const TRUE = ['1', 'true', 'yes', 'on'];
+const FALSE = ['0', 'false', 'no', 'off'];
+function bool(name: string, fallback: boolean) {
+  return z.preprocess(
+    (v) => given(v)?.toLowerCase(),
+    z
+      .enum([...TRUE, ...FALSE], { error: (iss) => `${name} must be true or false (got "${rawOf(iss.input)}")` })
+      .transform((v) => TRUE.includes(v))
+      .default(fallback),
+  );
+}
+
+/** A URL of one of the schemes `re` allows, optional. */
+function url(re: RegExp, message: string) {
+  return z.preprocess(given, z.string().regex(re, { error: message }).optional());
+}
+
+/** A secret of at least `bytes` bytes (UTF-8); optional unless `required` (the message when it is missing). */
+function secret(bytes: number, message: string, required?: string) {
+  const value = z.string({ error: required }).refine((v) => Buffer.byteLength(v) >= bytes, { error: message });
+  return z.preprocess(given, required ? value : value.optional());
+}
+
+/** A 32-byte key (64 hex digits or base64); optional unless `required` (the message when it is missing). */
+function totpKey(required?: string) {
+  const key = z
+    .string({ error: required })
+    .transform((v, ctx) => parseSecretKey(v) ?? (ctx.addIssue({ code: 'custom', message: 'TOTP_ENCRYPTION_KEY must be 32 bytes, as 64 hex digits or base64 (e.g. `openssl rand -base64 32`)' }), z.NEVER));
+  return z.preprocess(given, required ? key : key.optional());
+}
+
+/** Keys still accepted after a rotation, separated by commas or spaces. */
+const oldTotpKeys = z.preprocess(
+  (v) => (typeof v === 'string' ? v.split(/[\s,]+/).filter(Boolean) : []),
+  z.array(z.string()).transform((texts, ctx) =>
+    texts.map((t, i) => {
+      const key = parseSecretKey(t);
+      if (!key) ctx.addIssue({ code: 'custom', message: `TOTP_ENCRYPTION_KEYS_OLD: key ${i + 1} must be 32 bytes, as 64 hex digits or base64` });
+      return key ?? Buffer.alloc(0);
+    }),
+  ),
+);
+
+function rawOf(input: unknown): string {
+  return typeof input === 'string' ? input : String(input);
+}
+
+/**
+ * The schema of the environment `env`; what depends on NODE_ENV (and on
+ * DATABASE_URL being set) is decided first. `env` is also where a message
+ * reads the value it quotes.
+ */
+function envSchema(env: Env, envName: Config['env']) {
+  const production = envName === 'production';
+  const requiredInProduction = (name: string) => (production ? `${name} is required when NODE_ENV=production` : undefined);
+  const hasDatabaseUrl = given(env.DATABASE_URL) !== undefined;
+  const int = (name: string, fallback: number, min: number, max?: number) => intOf(env, name, fallback, min, max);
+  const optionalSeconds = (name: string, fallback: number | undefined) => optionalSecondsOf(env, name, fallback);
+  return z.object({
+    NODE_ENV: z.preprocess(given, z.string().default('development')),
+    BCRYPT_COST: int('BCRYPT_COST', 12, envName === 'test' ? 4 : 10, 15),
+    JWT_SECRET: secret(32, 'JWT_SECRET must be at least 32 bytes long', requiredInProduction('JWT_SECRET')),
+    TOTP_ENCRYPTION_KEY: totpKey(requiredInProduction('TOTP_ENCRYPTION_KEY')),
+    TOTP_ENCRYPTION_KEYS_OLD: oldTotpKeys,
+    DATABASE_URL: url(POSTGRES_URL, 'DATABASE_URL must be a postgres:// or postgresql:// URL'),
+    DATABASE_DIRECT_URL: url(POSTGRES_URL, 'DATABASE_DIRECT_URL must be a postgres:// or postgresql:// URL').refine((v) => v === undefined || hasDatabaseUrl, {
+      error: 'DATABASE_DIRECT_URL needs DATABASE_URL',
+    }),
+    PORT: int('PORT', 3000, 0, 65535),
+    HOST: text('127.0.0.1'),
+    PUBLIC_URL: z.preprocess(
+      given,
+      z
+        .string()
+        .transform((v) => v.replace(/\/+$/, ''))
+        .refine((v) => /^https?:\/\/[^/]+/.test(v), { error: (iss) => `PUBLIC_URL must be an http(s) URL (got "${rawOf(iss.input)}")` })
+        .optional(),
+    ),
+    SMTP_URL: url(/^smtps?:\/\//, 'SMTP_URL must be an smtp:// or smtps:// URL'),
+    DATA_DIR: text('.data'),
+    BODY_LIMIT: z.preprocess(given, z.string().regex(/^\d+(b|kb|mb)$/i, { error: (iss) => `BODY_LIMIT must look like 16kb (got "${rawOf(iss.input)}")` }).default('16kb')),
+    TRUST_PROXY: optionalText(),
+    METRICS_TOKEN: secret(16, 'METRICS_TOKEN must be at least 16 bytes long'),
+    LOG_LEVEL: z.preprocess(
+      (v) => given(v)?.toLowerCase(),
+      z.enum(LOG_LEVELS, { error: (iss) => `LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')} (got "${rawOf(iss.input)}")` }).default(envName === 'test' ? 'silent' : 'info'),
+    ),
+    DB_STATEMENT_TIMEOUT_MS: int('DB_STATEMENT_TIMEOUT_MS', 5000, 0, 3_600_000),
+    DB_LOCK_TIMEOUT_MS: int('DB_LOCK_TIMEOUT_MS', 2000, 0, 3_600_000),
+    REQUEST_DEADLINE_MS: int('REQUEST_DEADLINE_MS', 5000, 100, 600_000),
+    READY_TIMEOUT_MS: int('READY_TIMEOUT_MS', 1000, 50, 60_000),
+    PURGE_INTERVAL_SECONDS: int('PURGE_INTERVAL_SECONDS', 600, 0, 86_400),
+    PURGE_BATCH_SIZE: int('PURGE_BATCH_SIZE', 1000, 1, 100_000),
+    PURGE_RETENTION_SECONDS: int('PURGE_RETENTION_SECONDS', 86_400, 0, 365 * 86_400),
+    BCRYPT_POOL_SIZE: int('BCRYPT_POOL_SIZE', Math.max(1, availableParallelism()), 1, 256),
+    VALIDATE_RESPONSES: bool('VALIDATE_RESPONSES', envName === 'test'),
+    LAST_LOGIN_FLUSH_MS: int('LAST_LOGIN_FLUSH_MS', 1000, 0, 60_000),
+    SHUTDOWN_TIMEOUT_MS: int('SHUTDOWN_TIMEOUT_MS', 10_000, 500, 600_000),
+    ACCESS_TOKEN_TTL: int('ACCESS_TOKEN_TTL', 3600, 30),
+    MINT_TOKEN_TTL: optionalSeconds('MINT_TOKEN_TTL', 3600),
+    USER_TOKEN_TTL: optionalSeconds('USER_TOKEN_TTL', undefined),
+    AUTH_V3_TOKEN_TTL: int('AUTH_V3_TOKEN_TTL', 86_400, 30),
+    AUTH_V3_WEB_SESSION_TTL: int('AUTH_V3_WEB_SESSION_TTL', 28_800, 60, 31 * 86_400),
+    LAST_USED_GRANULARITY: int('LAST_USED_GRANULARITY', 60, 1, 86_400),
+    TOKEN_CACHE_TTL_SECONDS: int('TOKEN_CACHE_TTL_SECONDS', 30, 0, 3600),
+    TOKEN_CACHE_MAX_ENTRIES: int('TOKEN_CACHE_MAX_ENTRIES', 10_000, 1, 10_000_000),
+    THROTTLE_ENABLED: bool('THROTTLE_ENABLED', true),
+    THROTTLE_ACCOUNT_MAX_FAILURES: int('THROTTLE_ACCOUNT_MAX_FAILURES', 5, 1),
+    THROTTLE_IP_MAX_FAILURES: int('THROTTLE_IP_MAX_FAILURES', 50, 1),
+    THROTTLE_WINDOW_SECONDS: int('THROTTLE_WINDOW_SECONDS', 900, 1),
+    THROTTLE_LOCKOUT_SECONDS: int('THROTTLE_LOCKOUT_SECONDS', 60, 1),
+    THROTTLE_MAX_LOCKOUT_SECONDS: int('THROTTLE_MAX_LOCKOUT_SECONDS', 3600, 1),
+    THROTTLE_REGISTRATIONS_PER_HOUR: int('THROTTLE_REGISTRATIONS_PER_HOUR', 20, 1),
+    MAIL_FROM: text('polyauth <no-reply@localhost>'),
+    MAIL_OUTBOX_DIR: optionalText(),
+    REGISTRATION_ENABLED: bool('REGISTRATION_ENABLED', true),
+    EMAIL_VERIFIED_REDIRECT: text('/docs/'),
+    RESET_PASSWORD_PAGE: optionalText(),
+    MAIL_LINK_TTL_SECONDS: int('MAIL_LINK_TTL_SECONDS', 3600, 60),
+    MAIL_MAX_PER_HOUR: int('MAIL_MAX_PER_HOUR', 5, 1),
+    MAIL_MAX_PER_HOUR_PER_IP: int('MAIL_MAX_PER_HOUR_PER_IP', 30, 1),
+  });
+}
 
 export function loadConfig(env: Env = process.env): Config {
-  const problems: string[] = [];
-  const str = (name: string, fallback: string) => env[name]?.trim() || fallback;
-  const int = (name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number => {
-    const raw = env[name]?.trim();
-    if (!raw) return fallback;
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < min || n > max) {
-      problems.push(`${name} must be a whole number from ${min} to ${max} (got "${raw}")`);
-      return fallback;
-    }
-    return n;
-  };
-  const optionalSeconds = (name: string, fallback: number | undefined): number | undefined => {
-    const raw = env[name]?.trim();
-    if (raw === undefined || raw === '') return fallback;
-    if (raw === 'never' || raw === '0') return undefined;
-    return int(name, fallback ?? 0, 1);
-  };
-  const bool = (name: string, fallback: boolean): boolean => {
-    const raw = env[name]?.trim().toLowerCase();
-    if (!raw) return fallback;
-    if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
-    if (['0', 'false', 'no', 'off'].includes(raw)) return false;
-    problems.push(`${name} must be true or false (got "${raw}")`);
-    return fallback;
-  };
-
-  const nodeEnv = str('NODE_ENV', 'development');
-  if (!['development', 'production', 'test'].includes(nodeEnv)) {
-    problems.push(`NODE_ENV must be development, production or test (got "${nodeEnv}")`);
-  }
-  const envName = (['development', 'production', 'test'].includes(nodeEnv) ? nodeEnv : 'development') as Config['env'];
-
-  const bcryptCost = int('BCRYPT_COST', 12, envName === 'test' ? 4 : 10, 15);
-  const jwtSecret = env.JWT_SECRET?.trim() || undefined;
-  if (jwtSecret && Buffer.byteLength(jwtSecret) < 32) problems.push('JWT_SECRET must be at least 32 bytes long');
-  if (!jwtSecret && envName === 'production') problems.push('JWT_SECRET is required when NODE_ENV=production');
-
-  const totpKeyText = env.TOTP_ENCRYPTION_KEY?.trim() || undefined;
-  const totpKey = totpKeyText === undefined ? undefined : parseSecretKey(totpKeyText);
-  if (totpKeyText !== undefined && !totpKey) {
-    problems.push('TOTP_ENCRYPTION_KEY must be 32 bytes, as 64 hex digits or base64 (e.g. `openssl rand -base64 32`)');
-  }
-  if (!totpKeyText && envName === 'production') problems.push('TOTP_ENCRYPTION_KEY is required when NODE_ENV=production');
-  const oldTotpKeys: Buffer[] = [];
-  for (const [i, text] of (env.TOTP_ENCRYPTION_KEYS_OLD ?? '').split(/[\s,]+/).filter(Boolean).entries()) {
-    const k = parseSecretKey(text);
-    if (k) oldTotpKeys.push(k);
-    else problems.push(`TOTP_ENCRYPTION_KEYS_OLD: key ${i + 1} must be 32 bytes, as 64 hex digits or base64`);
-  }
-
-  const databaseUrl = env.DATABASE_URL?.trim() || undefined;
-  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
-    problems.push('DATABASE_URL must be a postgres:// or postgresql:// URL');
-  }
-  const databaseDirectUrl = env.DATABASE_DIRECT_URL?.trim() || undefined;
-  if (databaseDirectUrl && !/^postgres(ql)?:\/\//.test(databaseDirectUrl)) {
-    problems.push('DATABASE_DIRECT_URL must be a postgres:// or postgresql:// URL');
-  }
-  if (databaseDirectUrl && !databaseUrl) problems.push('DATABASE_DIRECT_URL needs DATABASE_URL');
-  const port = int('PORT', 3000, 0, 65535);
-  const host = str('HOST', '127.0.0.1');
-  const publicUrl = str('PUBLIC_URL', `http://${host === '0.0.0.0' ? 'localhost' : host}:${port}`).replace(/\/+$/, '');
-  if (!/^https?:\/\/[^/]+/.test(publicUrl)) problems.push(`PUBLIC_URL must be an http(s) URL (got "${publicUrl}")`);
-
-  const smtpUrl = env.SMTP_URL?.trim() || undefined;
-  if (smtpUrl && !/^smtps?:\/\//.test(smtpUrl)) problems.push('SMTP_URL must be an smtp:// or smtps:// URL');
-  const dataDir = str('DATA_DIR', '.data');
-  const bodyLimit = str('BODY_LIMIT', '16kb');
-  if (!/^\d+(b|kb|mb)$/i.test(bodyLimit)) problems.push(`BODY_LIMIT must look like 16kb (got "${bodyLimit}")`);
-  const trustProxy = env.TRUST_PROXY?.trim() || false;
-  const metricsToken = env.METRICS_TOKEN?.trim() || undefined;
-  if (metricsToken && Buffer.byteLength(metricsToken) < 16) problems.push('METRICS_TOKEN must be at least 16 bytes long');
-  const logLevel = str('LOG_LEVEL', envName === 'test' ? 'silent' : 'info').toLowerCase();
-  if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')} (got "${logLevel}")`);
-
-  const config: Config = {
-    env: envName,
-    host,
-    port,
-    publicUrl,
-    databaseUrl,
-    databaseDirectUrl: databaseUrl ? (databaseDirectUrl ?? databaseUrl) : undefined,
-    dataDir,
-    database: {
-      statementTimeoutMs: int('DB_STATEMENT_TIMEOUT_MS', 5000, 0, 3_600_000),
-      lockTimeoutMs: int('DB_LOCK_TIMEOUT_MS', 2000, 0, 3_600_000),
-    },
-    requestDeadlineMs: int('REQUEST_DEADLINE_MS', 5000, 100, 600_000),
-    readyTimeoutMs: int('READY_TIMEOUT_MS', 1000, 50, 60_000),
-    jwtSecret,
-    totpEncryption: { key: totpKey, oldKeys: oldTotpKeys },
-    purge: {
-      intervalSeconds: int('PURGE_INTERVAL_SECONDS', 600, 0, 86_400),
-      batchSize: int('PURGE_BATCH_SIZE', 1000, 1, 100_000),
-      retentionSeconds: int('PURGE_RETENTION_SECONDS', 86_400, 0, 365 * 86_400),
-    },
-    bcryptCost,
-    bcryptPoolSize: int('BCRYPT_POOL_SIZE', Math.max(1, availableParallelism()), 1, 256),
-    bodyLimit,
-    trustProxy,
-    logLevel,
-    metricsToken,
-    validateResponses: bool('VALIDATE_RESPONSES', envName === 'test'),
-    lastLoginFlushMs: int('LAST_LOGIN_FLUSH_MS', 1000, 0, 60_000),
-    shutdownTimeoutMs: int('SHUTDOWN_TIMEOUT_MS', 10_000, 500, 600_000),
-    tokens: {
-      accessTtl: int('ACCESS_TOKEN_TTL', 3600, 30),
-      mintTtl: optionalSeconds('MINT_TOKEN_TTL', 3600),
-      userTokenTtl: optionalSeconds('USER_TOKEN_TTL', undefined),
-      authV3Ttl: int('AUTH_V3_TOKEN_TTL', 86_400, 30),
-      authV3WebSessionTtl: int('AUTH_V3_WEB_SESSION_TTL', 28_800, 60, 31 * 86_400),
-      lastUsedGranularity: int('LAST_USED_GRANULARITY', 60, 1, 86_400),
-      cacheTtl: int('TOKEN_CACHE_TTL_SECONDS', 30, 0, 3600),
-      cacheMaxEntries: int('TOKEN_CACHE_MAX_ENTRIES', 10_000, 1, 10_000_000),
-    },
-    throttle: {
-      enabled: bool('THROTTLE_ENABLED', true),
-      accountMaxFailures: int('THROTTLE_ACCOUNT_MAX_FAILURES', 5, 1),
-      ipMaxFailures: int('THROTTLE_IP_MAX_FAILURES', 50, 1),
-      windowSeconds: int('THROTTLE_WINDOW_SECONDS', 900, 1),
-      lockoutSeconds: int('THROTTLE_LOCKOUT_SECONDS', 60, 1),
-      maxLockoutSeconds: int('THROTTLE_MAX_LOCKOUT_SECONDS', 3600, 1),
-      registrationsPerHour: int('THROTTLE_REGISTRATIONS_PER_HOUR', 20, 1),
-    },
-    mail: {
-      smtpUrl,
-      from: str('MAIL_FROM', 'polyauth <no-reply@localhost>'),
-      outboxDir: str('MAIL_OUTBOX_DIR', `${dataDir}/outbox`),
-    },
-    oauthService: {
-      registrationEnabled: bool('REGISTRATION_ENABLED', true),
-      emailVerifiedRedirect: str('EMAIL_VERIFIED_REDIRECT', '/docs/'),
-      resetPasswordPage: str('RESET_PASSWORD_PAGE', `${publicUrl}/docs/oauth-service.html#operation/confirmResetPassword`),
-      linkTtlSeconds: int('MAIL_LINK_TTL_SECONDS', 3600, 60),
-      mailsPerHour: int('MAIL_MAX_PER_HOUR', 5, 1),
-      mailsPerHourPerIp: int('MAIL_MAX_PER_HOUR_PER_IP', 30, 1),
-    },
-  };
-  if (problems.length > 0) {
+  const nodeEnv = given(env.NODE_ENV) ?? 'development';
+  const envName: Config['env'] = (ENVS as readonly string[]).includes(nodeEnv) ? (nodeEnv as Config['env']) : 'development';
+  const parsed = envSchema(env, envName).safeParse(env);
+  const problems = parsed.success ? [] : parsed.error.issues.map((issue) => issue.message);
+  if (envName !== nodeEnv) problems.unshift(`NODE_ENV must be development, production or test (got "${nodeEnv}")`);
+  if (!parsed.success || problems.length > 0) {
     throw new ConfigError(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
   }
-  return config;
+  const e = parsed.data;
+  const publicUrl = e.PUBLIC_URL ?? `http://${e.HOST === '0.0.0.0' ? 'localhost' : e.HOST}:${e.PORT}`;
+  return {
+    env: envName,
+    host: e.HOST,
+    port: e.PORT,
+    publicUrl,
+    databaseUrl: e.DATABASE_URL,
+    databaseDirectUrl: e.DATABASE_URL ? (e.DATABASE_DIRECT_URL ?? e.DATABASE_URL) : undefined,
+    dataDir: e.DATA_DIR,
+    database: { statementTimeoutMs: e.DB_STATEMENT_TIMEOUT_MS, lockTimeoutMs: e.DB_LOCK_TIMEOUT_MS },
+    requestDeadlineMs: e.REQUEST_DEADLINE_MS,
+    readyTimeoutMs: e.READY_TIMEOUT_MS,
+    jwtSecret: e.JWT_SECRET,
+    totpEncryption: { key: e.TOTP_ENCRYPTION_KEY, oldKeys: e.TOTP_ENCRYPTION_KEYS_OLD },
+    purge: { intervalSeconds: e.PURGE_INTERVAL_SECONDS, batchSize: e.PURGE_BATCH_SIZE, retentionSeconds: e.PURGE_RETENTION_SECONDS },
+    bcryptCost: e.BCRYPT_COST,
+    bcryptPoolSize: e.BCRYPT_POOL_SIZE,
+    bodyLimit: e.BODY_LIMIT,
+    trustProxy: e.TRUST_PROXY ?? false,
+    logLevel: e.LOG_LEVEL,
+    metricsToken: e.METRICS_TOKEN,
+    validateResponses: e.VALIDATE_RESPONSES,
+    lastLoginFlushMs: e.LAST_LOGIN_FLUSH_MS,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    tokens: {
+      accessTtl: e.ACCESS_TOKEN_TTL,
+      mintTtl: e.MINT_TOKEN_TTL,
+      userTokenTtl: e.USER_TOKEN_TTL,
+      authV3Ttl: e.AUTH_V3_TOKEN_TTL,
+      authV3WebSessionTtl: e.AUTH_V3_WEB_SESSION_TTL,
+      lastUsedGranularity: e.LAST_USED_GRANULARITY,
+      cacheTtl: e.TOKEN_CACHE_TTL_SECONDS,
+      cacheMaxEntries: e.TOKEN_CACHE_MAX_ENTRIES,
+    },
+    throttle: {
+      enabled: e.THROTTLE_ENABLED,
+      accountMaxFailures: e.THROTTLE_ACCOUNT_MAX_FAILURES,
+      ipMaxFailures: e.THROTTLE_IP_MAX_FAILURES,
+      windowSeconds: e.THROTTLE_WINDOW_SECONDS,
+      lockoutSeconds: e.THROTTLE_LOCKOUT_SECONDS,
+      maxLockoutSeconds: e.THROTTLE_MAX_LOCKOUT_SECONDS,
+      registrationsPerHour: e.THROTTLE_REGISTRATIONS_PER_HOUR,
+    },
+    mail: { smtpUrl: e.SMTP_URL, from: e.MAIL_FROM, outboxDir: e.MAIL_OUTBOX_DIR ?? `${e.DATA_DIR}/outbox` },
+    oauthService: {
+      registrationEnabled: e.REGISTRATION_ENABLED,
+      emailVerifiedRedirect: e.EMAIL_VERIFIED_REDIRECT,
+      resetPasswordPage: e.RESET_PASSWORD_PAGE ?? `${publicUrl}/docs/oauth-service.html#operation/confirmResetPassword`,
+      linkTtlSeconds: e.MAIL_LINK_TTL_SECONDS,
+      mailsPerHour: e.MAIL_MAX_PER_HOUR,
+      mailsPerHourPerIp: e.MAIL_MAX_PER_HOUR_PER_IP,
+    },
+  };
 }

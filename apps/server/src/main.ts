@@ -9,6 +9,7 @@ import { routes } from './apis/routes.ts';
 import { firstRunBootstrap } from './bootstrap.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { createApp } from './http/app.ts';
+import { settleUrlParseDeprecation } from './http/url-parse-warning.ts';
 import { createHttpServer } from './http/http-server.ts';
 import { inFlightOf, trackConnections } from './http/in-flight.ts';
 import { developmentJwtSecret, withDevelopmentTotpKey } from './dev-secrets.ts';
@@ -75,6 +76,8 @@ async function main(): Promise<void> {
     log.fatal({ err }, 'start-up failed');
     process.exit(1);
   }
+  // Process-wide, so here and not in createApp (which has no side effects).
+  settleUrlParseDeprecation();
   const app = createApp(services, { apis, routes });
 
   // Listen before the first-run bootstrap: on a taken port nothing is created

@@ -4,5 +4,4 @@ export type * as mintAuth from './mint-auth.ts';
 export type * as mtsAuth from './mts-auth.ts';
 export type * as oauthService from './oauth-service.ts';
 export type * as userTokenAuth from './user-token-auth.ts';
-export const apiIds = ["auth-v3","mint-auth","mts-auth","oauth-service","user-token-auth"] as const;
-export type ApiId = (typeof apiIds)[number];
+export { apiIds, mounts, type ApiId, type Operations } from './apis.ts';

@@ -2,6 +2,7 @@ import createClient from 'openapi-fetch';
 import type { authV3 } from '@polyauth/api-types';
 import { apiBaseUrl, NotSignedInError, PolyauthError, type BaseClientOptions, type Credentials } from './common.ts';
 import { checked, type ApiClient } from './paths.ts';
+import { mounts } from './mounts.ts';
 
 type Schemas = authV3.components['schemas'];
 export type AuthV3ErrorBody = Schemas['Error'];
@@ -14,7 +15,7 @@ export class AuthV3Error extends PolyauthError<AuthV3ErrorBody> {
   declare readonly api: 'auth-v3';
 }
 
-export const AUTH_V3_MOUNT = '/api/v3/auth';
+export const AUTH_V3_MOUNT = mounts['auth-v3'];
 
 export interface AuthV3Credentials extends Credentials {
   /** The current TOTP code, for a user with two-factor authentication. */

@@ -2,6 +2,7 @@ import createClient, { type Middleware } from 'openapi-fetch';
 import type { mintAuth } from '@polyauth/api-types';
 import { apiBaseUrl, PolyauthError, type BaseClientOptions, type Credentials } from './common.ts';
 import { checked, type ApiClient } from './paths.ts';
+import { mounts } from './mounts.ts';
 
 type Schemas = mintAuth.components['schemas'];
 export type MintAuthErrorBody = Schemas['Error'];
@@ -15,7 +16,7 @@ export class MintAuthError extends PolyauthError<MintAuthErrorBody> {
   declare readonly api: 'mint-auth';
 }
 
-export const MINT_AUTH_MOUNT = '/mint/api/v1';
+export const MINT_AUTH_MOUNT = mounts['mint-auth'];
 
 export interface MintAuthClientOptions extends BaseClientOptions {
   /**

@@ -10,6 +10,7 @@ import {
   type Credentials,
 } from './common.ts';
 import { checked, type ApiClient } from './paths.ts';
+import { mounts } from './mounts.ts';
 
 type Schemas = mtsAuth.components['schemas'];
 /** `{code, error, error_description}`, or, for POST /user's 406, the document's bare `"<error_message>"`. */
@@ -61,7 +62,7 @@ function fail(status: number, body: unknown): never {
 /** A client of mts-auth (mounted at `/`). */
 export function createMtsAuthClient(opts: MtsAuthClientOptions): MtsAuthClient {
   let accessToken = opts.accessToken;
-  const api = checked(createClient<mtsAuth.paths>({ baseUrl: apiBaseUrl(opts.baseUrl, '/'), fetch: opts.fetch }));
+  const api = checked(createClient<mtsAuth.paths>({ baseUrl: apiBaseUrl(opts.baseUrl, mounts['mts-auth']), fetch: opts.fetch }));
   api.use(authorizationMiddleware(() => (accessToken ? `Bearer ${accessToken}` : undefined)));
   // RFC 6749 §2.3.1: id and secret are form-encoded, then Basic. btoa, not
   // Buffer, so the client also runs in browsers (the input is ASCII by now).

@@ -2,6 +2,7 @@ import createClient, { type Middleware } from 'openapi-fetch';
 import type { oauthService } from '@polyauth/api-types';
 import { apiBaseUrl, FORM, formBody, NotSignedInError, PolyauthError, type BaseClientOptions, type Credentials } from './common.ts';
 import { checked, type ApiClient } from './paths.ts';
+import { mounts } from './mounts.ts';
 
 type Schemas = oauthService.components['schemas'];
 export type OauthServiceErrorBody = Schemas['Error'];
@@ -84,7 +85,7 @@ export function createOauthServiceClient(opts: OauthServiceClientOptions): Oauth
     accessToken: opts.session?.accessToken,
     refreshToken: opts.session?.refreshToken,
   };
-  const api = checked(createClient<oauthService.paths>({ baseUrl: apiBaseUrl(opts.baseUrl, '/api/oauth'), fetch: fetchImpl }));
+  const api = checked(createClient<oauthService.paths>({ baseUrl: apiBaseUrl(opts.baseUrl, mounts['oauth-service']), fetch: fetchImpl }));
   const client = clientAuthentication(opts.clientId, opts.clientSecret);
 
   function setSession(next: OauthServiceSession): void {

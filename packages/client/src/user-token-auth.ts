@@ -2,6 +2,7 @@ import createClient, { type Middleware } from 'openapi-fetch';
 import type { userTokenAuth } from '@polyauth/api-types';
 import { apiBaseUrl, PolyauthError, type BaseClientOptions, type Credentials } from './common.ts';
 import { checked, type ApiClient } from './paths.ts';
+import { mounts } from './mounts.ts';
 
 type Schemas = userTokenAuth.components['schemas'];
 export type UserToken = Schemas['UserToken'];
@@ -55,7 +56,7 @@ export function createUserTokenAuthClient(opts: UserTokenAuthClientOptions): Use
   let token = opts.token;
   const api = checked(
     createClient<userTokenAuth.paths>({
-      baseUrl: apiBaseUrl(opts.baseUrl, '/auth'),
+      baseUrl: apiBaseUrl(opts.baseUrl, mounts['user-token-auth']),
       fetch: opts.fetch,
       headers: { accept: 'application/json' },
     }),

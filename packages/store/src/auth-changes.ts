@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { pgTypes } from './pg-types.ts';
 import { AUTH_CHANGED_CHANNEL } from './migrations/20261123190000_auth_change_notify.ts';
 
 export { AUTH_CHANGED_CHANNEL };
@@ -291,6 +292,7 @@ export function startDedicatedListener(changes: AuthChanges, opts: ListenerOptio
       keepAlive: true,
       keepAliveInitialDelayMillis: 5_000,
       application_name: 'polyauth-auth-changes',
+      types: pgTypes,
     });
     client = c;
     c.on('error', (err) => down(c, `the listening connection failed: ${err.message}`));

@@ -6,6 +6,7 @@ import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { AUTH_CHANGED_CHANNEL, AuthChanges, startDedicatedListener, syncAfterWrites } from './auth-changes.ts';
 import { lockDataDir } from './data-dir-lock.ts';
+import { pgTypes } from './pg-types.ts';
 import { enforceBudgets } from './deadline.ts';
 import { migrationNames, migrationSource } from './migrations/index.ts';
 
@@ -37,10 +38,6 @@ const quiet: DatabaseLog = { info: () => undefined, warn: () => undefined, debug
 export class DataDirInUseError extends Error {
   override name = 'DataDirInUseError';
 }
-
-// bigint (int8) and numeric come back as strings from pg; keep ids as strings
-// everywhere (they may exceed 2^53) and let counts be normalised by callers.
-pg.types.setTypeParser(pg.types.builtins.INT8, (v) => v);
 
 export interface PostgresOptions {
   url: string;
@@ -143,6 +140,7 @@ function readinessProbe(url: string, settings: { statementTimeoutMs: number }) {
       connectionTimeoutMillis: timeoutMs,
       application_name: 'polyauth-readiness',
       keepAlive: true,
+      types: pgTypes,
     });
     const p = conn.connect().then(async () => {
       if (settings.statementTimeoutMs > 0) await conn.query(`set statement_timeout = ${settings.statementTimeoutMs}`);
@@ -245,6 +243,7 @@ export async function openPostgres({
       connectionString: url,
       connectionTimeoutMillis: connectTimeoutMs,
       keepAlive: true,
+      types: pgTypes,
       // A backstop for a database that stops answering without closing the
       // connection (the server-side timeouts cannot fire then).
       ...(statementTimeoutMs > 0 ? { query_timeout: statementTimeoutMs + 2000 } : {}),
@@ -323,7 +322,7 @@ export async function openPostgres({
 export async function migratePostgres(url: string, log: DatabaseLog = quiet): Promise<void> {
   // knex's own logger would print a connection failure's stack on stdout;
   // the failure itself is thrown, and the caller says it in one line
-  const knex = knexFactory({ client: 'pg', connection: { connectionString: url, connectionTimeoutMillis: 3000 }, pool: { min: 0, max: 1 }, log: knexLog(log) });
+  const knex = knexFactory({ client: 'pg', connection: { connectionString: url, connectionTimeoutMillis: 3000, types: pgTypes }, pool: { min: 0, max: 1 }, log: knexLog(log) });
   try {
     await migrateLatest(knex);
   } finally {

@@ -3,6 +3,8 @@ import express, { type Request, type RequestHandler, type Response, type Router 
 import * as OpenApiValidator from 'express-openapi-validator';
 import { parse as parseYaml } from 'yaml';
 import { DeadlineExceededError, RequestBudget, runWithBudget } from '../identity/database.ts';
+import { mounts, type ApiId, type Operations } from '@polyauth/api-types';
+import { specPath } from '../paths.ts';
 import type { Services } from '../services.ts';
 import { formBody, jsonBody, markBodiless } from './body-parsers.ts';
 import { errorContract } from './error-contract.ts';
@@ -13,7 +15,6 @@ import { inFlightOf } from './in-flight.ts';
 import { setUnavailableReason } from './request-log.ts';
 import { series } from './series.ts';
 import { toApiError } from './to-api-error.ts';
-import { memoizeValidatorRouteCompilation } from './validator-route-cache.ts';
 
 /* ---------- types derived from openapi-typescript's `operations` ---------- */
 
@@ -45,22 +46,28 @@ export interface HandlerContext<Op> {
 
 export type Handler<Op> = (ctx: HandlerContext<Op>) => Promise<Reply<Op>>;
 
-/** A handler's context; the client address is worked out on first use (most cheap routes never read it). */
-class Context {
+/**
+ * A handler's context; the client address is worked out on first use (most
+ * cheap routes never read it). Built only by `dispatch`, for the operation
+ * the validator matched: express-openapi-validator has checked the body,
+ * query and path parameters against that operation's schema (and coerced
+ * them) before this is built, which is what makes the types below true.
+ */
+class Context<Op> implements HandlerContext<Op> {
   readonly req: Request;
   readonly res: Response;
-  readonly body: never;
-  readonly query: never;
-  readonly params: never;
+  readonly body: BodyOf<Op>;
+  readonly query: QueryOf<Op>;
+  readonly params: PathOf<Op>;
   readonly #peer: string | undefined;
   #ip: string | undefined;
 
   constructor(req: Request, res: Response) {
     this.req = req;
     this.res = res;
-    this.body = req.body as never;
-    this.query = req.query as never;
-    this.params = req.params as never;
+    this.body = req.body as BodyOf<Op>;
+    this.query = req.query as QueryOf<Op>;
+    this.params = req.params as PathOf<Op>;
     // Read now: Node keeps the peer address once read, so req.ip still
     // knows it when a handler asks after the client has hung up.
     this.#peer = req.socket.remoteAddress;
@@ -71,17 +78,28 @@ class Context {
   }
 }
 
-/** One handler per operationId: a missing or misspelt one is a type error. */
+/** One handler per operationId of the spec. */
 export type Handlers<Ops> = { [K in keyof Ops]: Handler<Ops[K]> };
 
-export interface ApiDefinition<Ops = Record<string, unknown>> {
-  id: string;
-  /** Where the API is mounted; the spec's `servers[0].url`. */
-  mount: string;
-  /** Absolute path of the OpenAPI document. */
-  specPath: string;
+/**
+ * A handler map with exactly the spec's operationIds: a missing one fails
+ * `Handlers<Ops>`, and an extra or misspelt one (`getDomian`) is typed as
+ * this message, which no handler is.
+ */
+export type ExactHandlers<Ops, H> = H & { [K in Exclude<keyof H, keyof Ops>]: `${K & string} is not an operationId of the spec` };
+
+/** What a handler answers, as the router sends it. */
+export interface WireReply {
+  status: number;
+  body: unknown;
+  headers?: Record<string, string>;
+}
+
+/** A handler of one operation, bound to its services, for the router. */
+export type BoundHandler = (req: Request, res: Response) => Promise<WireReply>;
+
+interface ApiOptions {
   dialect: ErrorDialect;
-  handlers: (services: Services) => Handlers<Ops>;
   /** Middleware run before validation (content negotiation, headers every response carries). */
   before?: (services: Services) => RequestHandler[];
   /** Headers added to every response of this API, errors included. */
@@ -90,9 +108,50 @@ export interface ApiDefinition<Ops = Record<string, unknown>> {
   coerceTypes?: boolean;
 }
 
-/** Type helper: `defineApi<mtsAuth.operations>({...})` checks the handler map. */
-export function defineApi<Ops>(def: ApiDefinition<Ops>): ApiDefinition<Ops> {
-  return def;
+/** What an API's folder writes: its id (redocly.yaml's `apis:`), dialect and handler map. */
+export interface ApiDefinition<Id extends ApiId, H> extends ApiOptions {
+  id: Id;
+  handlers: (services: Services) => ExactHandlers<Operations[Id], H>;
+}
+
+/** An API as the app mounts it: the same for every API, so they share one list. */
+export interface Api extends ApiOptions {
+  readonly id: string;
+  /** Where the API is mounted: its spec's `servers[0].url` (generated, @polyauth/api-types `mounts`). */
+  readonly mount: string;
+  /** Absolute path of the OpenAPI document. */
+  readonly specPath: string;
+  /** The handlers built over `services`, looked up by the operationId the validator matched. */
+  bind(services: Services): (operationId: string) => BoundHandler | undefined;
+}
+
+function bindOne<Op>(handler: Handler<Op>): BoundHandler {
+  return (req, res) => handler(new Context<Op>(req, res));
+}
+
+/**
+ * Declares an API: `defineApi({ id: 'mts-auth', dialect, handlers })`. The
+ * id picks the generated `operations` the handler map is checked against
+ * (every operationId, no other key, each handler's body, query, params and
+ * replies typed by its operation), and the mount and spec that go with it.
+ */
+export function defineApi<Id extends ApiId, H extends Handlers<Operations[Id]>>(def: ApiDefinition<Id, H>): Api {
+  type Ops = Operations[Id];
+  const { handlers, id, ...options } = def;
+  return {
+    ...options,
+    id,
+    mount: mounts[id],
+    specPath: specPath(id),
+    bind(services) {
+      const map: Handlers<Ops> = handlers(services);
+      const bound = new Map<string, BoundHandler>();
+      for (const operationId of Object.keys(map) as Array<keyof Ops & string>) {
+        bound.set(operationId, bindOne(map[operationId]));
+      }
+      return (operationId) => bound.get(operationId);
+    },
+  };
 }
 
 /* ------------------------------- the router ------------------------------- */
@@ -181,13 +240,12 @@ function sendJson(res: Response, body: unknown): void {
   res.end(json);
 }
 
-export function buildApiRouter<Ops>(def: ApiDefinition<Ops>, services: Services): Router {
+export function buildApiRouter(def: Api, services: Services): Router {
   const spec = parseYaml(readFileSync(def.specPath, 'utf8')) as Record<string, unknown>;
-  const handlers = def.handlers(services) as Record<string, Handler<unknown>>;
+  const handlerOf = def.bind(services);
   const router = express.Router({ strict: false, caseSensitive: true });
   const { config } = services;
   const validatesResponses = config.validateResponses;
-  memoizeValidatorRouteCompilation();
 
   const apiHeaders = Object.entries(def.headers ?? {});
   // Everything up to the error handler, run as one router layer (series).
@@ -229,14 +287,14 @@ export function buildApiRouter<Ops>(def: ApiDefinition<Ops>, services: Services)
   // Dispatch by the operation the validator matched (req.openapi): the spec is
   // the one routing table, and no second, Express-side match can disagree
   // with it. Path parameters are the validator's (req.params, coerced).
-  const byOperation = new Map<string, Handler<unknown>>();
+  const byOperation = new Map<string, BoundHandler>();
   const paths = spec.paths as Record<string, Record<string, OperationDoc>>;
   for (const [specPath, item] of Object.entries(paths)) {
     for (const method of METHODS) {
       const op = item[method];
       if (!op) continue;
       const operationId = op.operationId;
-      const handler = operationId ? handlers[operationId] : undefined;
+      const handler = operationId ? handlerOf(operationId) : undefined;
       if (!operationId || !handler) {
         throw new Error(`${def.id}: no handler for ${method.toUpperCase()} ${specPath} (operationId ${operationId})`);
       }
@@ -254,7 +312,7 @@ export function buildApiRouter<Ops>(def: ApiDefinition<Ops>, services: Services)
    * The handler itself runs on (a login may be in bcrypt): the graceful stop
    * still waits for it.
    */
-  const answer = async (handler: Handler<unknown>, req: Request, res: Response): Promise<void> => {
+  const answer = async (handler: BoundHandler, req: Request, res: Response): Promise<void> => {
     const ended = inFlightOf(req.app)?.start();
     const budget = new RequestBudget(Date.now() + deadlineMs);
     let timer: NodeJS.Timeout | undefined;
@@ -263,14 +321,14 @@ export function buildApiRouter<Ops>(def: ApiDefinition<Ops>, services: Services)
         if (budget.cutNow()) reject(new DeadlineExceededError());
       }, deadlineMs);
     });
-    const running = runWithBudget(budget, () => handler(new Context(req, res)));
+    const running = runWithBudget(budget, () => handler(req, res));
     running
       .finally(() => {
         clearTimeout(timer);
         ended?.();
       })
       .catch(() => undefined); // its failure, if it still matters, is answered below
-    const reply = (await Promise.race([running, cut])) as { status: number; body: unknown; headers?: Record<string, string> };
+    const reply = await Promise.race([running, cut]);
     if (res.headersSent) return;
     res.status(reply.status);
     if (reply.headers) setHeaders(res, Object.entries(reply.headers));

@@ -6,7 +6,7 @@ import expressStaticGzip from 'express-static-gzip';
 import { migrationsCurrent } from '../identity/database.ts';
 import { docsDistDir, specsDir } from '../paths.ts';
 import type { Services } from '../services.ts';
-import { buildApiRouter, type ApiDefinition } from './api-router.ts';
+import { buildApiRouter, type Api } from './api-router.ts';
 import type { RenderRefusal } from './http-server.ts';
 import { InFlight } from './in-flight.ts';
 import { createMetrics } from './metrics.ts';
@@ -14,10 +14,9 @@ import { requestLog } from './request-log.ts';
 import { securityHeaders } from './security-headers.ts';
 import { series } from './series.ts';
 import { isDocsPath, isServicePath, SERVICE_PATHS } from './service-paths.ts';
-import { settleUrlParseDeprecation } from './url-parse-warning.ts';
 
 export interface AppOptions {
-  apis: ApiDefinition<never>[];
+  apis: Api[];
   /** Extra routers mounted before the APIs (e.g. auth-v3's /web pages). */
   routes?: Array<{ path: string; router: (services: Services) => Router }>;
 }
@@ -49,7 +48,6 @@ const DOCS_CSP = [
  */
 export function createApp(services: Services, opts: AppOptions): Express {
   const { config } = services;
-  settleUrlParseDeprecation();
   const app = express();
   app.locals.inFlight = new InFlight();
   app.disable('x-powered-by');
@@ -186,7 +184,7 @@ function sameBytes(a: Buffer, b: Buffer): boolean {
  * APIs' mounts, then the service paths, then the root API, which also
  * answers when the path could not be read).
  */
-function refusalRenderer(byMount: ApiDefinition<never>[]): RenderRefusal {
+function refusalRenderer(byMount: Api[]): RenderRefusal {
   return (path, error) => {
     const api =
       path === undefined

@@ -1,4 +1,5 @@
 /** `Authorization` header parsing shared by the APIs' auth schemes. */
+import { parse as parseBasic } from 'basic-auth';
 import { assertCleanCredential } from './hostile-input.ts';
 
 export interface AuthorizationHeader {
@@ -16,17 +17,20 @@ export function parseAuthorization(header: string | undefined): AuthorizationHea
 }
 
 /**
- * Decodes HTTP Basic credentials (RFC 7617): user-id and password split at
- * the first colon. A NUL in either is refused (HostileInputError, a 400):
- * it names no account and the database cannot store it.
+ * Decodes HTTP Basic credentials (RFC 7617) with `basic-auth`: user-id and
+ * password split at the first colon. Stricter than basic-auth alone: the
+ * credentials must be base64 proper (basic-auth also takes base64url's `-`
+ * and `_`) and the user-id must not be empty. A NUL in either is refused
+ * (HostileInputError, a 400): it names no account and the database cannot
+ * store it.
  */
 export function decodeBasic(credentials: string): { user: string; password: string } | undefined {
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(credentials)) return undefined;
-  const decoded = Buffer.from(credentials, 'base64').toString('utf8');
-  assertCleanCredential(decoded, 'Authorization header (Basic credentials)');
-  const i = decoded.indexOf(':');
-  if (i <= 0) return undefined;
-  return { user: decoded.slice(0, i), password: decoded.slice(i + 1) };
+  const parsed = parseBasic(`Basic ${credentials}`);
+  if (!parsed) return undefined;
+  assertCleanCredential(`${parsed.name}:${parsed.pass}`, 'Authorization header (Basic credentials)');
+  if (parsed.name === '') return undefined;
+  return { user: parsed.name, password: parsed.pass };
 }
 
 export function bearerToken(header: string | undefined): string | undefined {

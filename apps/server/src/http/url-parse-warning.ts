@@ -9,7 +9,9 @@ import url from 'node:url';
  * that one call, marks the warning as shown. (Under jest the sandbox's
 `process` is a copy, so the muting does not reach Node and the warning is
 printed once per test process; harmless.) Our own code does not use
- * `url.parse()`, so no warning we would want is lost.
+ * `url.parse()`, so no warning we would want is lost. It changes the
+ * process (the warning counts as shown), so only main.ts calls it, once at
+ * start-up; createApp does not.
  */
 export function settleUrlParseDeprecation(): void {
   const muted = process.noDeprecation;

@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import type { AuthChanges } from '@polyauth/store';
 
 export interface LiveCacheOptions {
@@ -19,75 +20,89 @@ export const PROMOTE_EVERY_MS = 1000;
 
 interface Slot<V> {
   value: V;
-  /** When it stops being served (ms). */
-  until: number;
   /** When it last moved to the recent end (ms). */
   promoted: number;
 }
 
 /**
- * A bounded map of values with deadlines, least recently used first.
+ * A bounded map of values with deadlines, least recently used first: an
+ * `lru-cache` (its per-entry ttl, no timers), on the caller's clock (`now`,
+ * ms, passed to every call), with recency counted to PROMOTE_EVERY_MS (a
+ * hit within the interval is a `peek`, which leaves the entry's place).
  * `evicted` hears of every entry it drops on its own (stale on read, or over
  * the bound), not of `delete` or `clear`.
  */
 export class TtlLru<V> {
-  readonly #max: number;
-  readonly #evicted: ((key: string, value: V) => void) | undefined;
-  readonly #slots = new Map<string, Slot<V>>();
+  /**
+   * The caller's clock at the current call, +2: an entry set at `now` starts
+   * at now+1 (lru-cache reads a start of 0 as "no ttl"), and lru-cache's
+   * entry is stale once more than its ttl has passed, so with ttl = until -
+   * now it is stale exactly from `until` on.
+   */
+  #now = 2;
+  readonly #cache: LRUCache<string, Slot<V>>;
 
   constructor(maxEntries: number, evicted?: (key: string, value: V) => void) {
-    this.#max = maxEntries;
-    this.#evicted = evicted;
+    this.#cache = new LRUCache<string, Slot<V>>({
+      max: maxEntries,
+      // the clock is the caller's: read on every check, never cached behind a timer
+      perf: { now: () => this.#now },
+      ttlResolution: 0,
+      ...(evicted && {
+        dispose: (slot, key, reason) => {
+          if (reason === 'evict' || reason === 'expire') evicted(key, slot.value);
+        },
+      }),
+    });
   }
 
   get size(): number {
-    return this.#slots.size;
+    return this.#cache.size;
   }
 
   /** The value while it is fresh at `now`; a stale one is dropped. */
   get(key: string, now: number): V | undefined {
-    const slot = this.#slots.get(key);
-    if (!slot) return undefined;
-    if (slot.until <= now) {
-      this.#slots.delete(key);
-      this.#evicted?.(key, slot.value);
+    this.#now = now + 2;
+    const slot = this.#cache.peek(key);
+    if (slot === undefined) {
+      this.#cache.get(key); // drops a stale entry (its `evicted` hears it)
       return undefined;
     }
     if (now - slot.promoted >= PROMOTE_EVERY_MS) {
       slot.promoted = now;
-      this.#slots.delete(key);
-      this.#slots.set(key, slot);
+      this.#cache.get(key); // to the recent end
     }
     return slot.value;
   }
 
   /** The value, fresh or not, without touching its place (for an in-place update). */
   peek(key: string): V | undefined {
-    return this.#slots.get(key)?.value;
+    return this.#cache.peek(key, { allowStale: true })?.value;
   }
 
   /** Replaces the value but keeps its deadline and place. */
   replace(key: string, value: V): void {
-    const slot = this.#slots.get(key);
+    const slot = this.#cache.peek(key, { allowStale: true });
     if (slot) slot.value = value;
   }
 
+  /** Serves `value` until `until` (ms, exclusive); one already due is not kept. */
   set(key: string, value: V, until: number, now: number): void {
-    this.#slots.delete(key);
-    this.#slots.set(key, { value, until, promoted: now });
-    while (this.#slots.size > this.#max) {
-      const [oldestKey, oldest] = this.#slots.entries().next().value as [string, Slot<V>];
-      this.#slots.delete(oldestKey);
-      this.#evicted?.(oldestKey, oldest.value);
+    this.#now = now + 2;
+    const ttl = Math.floor(until - now);
+    if (ttl < 1) {
+      this.#cache.delete(key);
+      return;
     }
+    this.#cache.set(key, { value, promoted: now }, { ttl, start: now + 1 });
   }
 
   delete(key: string): void {
-    this.#slots.delete(key);
+    this.#cache.delete(key);
   }
 
   clear(): void {
-    this.#slots.clear();
+    this.#cache.clear();
   }
 }
 

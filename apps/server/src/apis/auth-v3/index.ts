@@ -2,7 +2,6 @@ import type { authV3 } from '@polyauth/api-types';
 import type { TokenRow, User } from '@polyauth/store';
 import { defineApi, type Reply } from '../../http/api-router.ts';
 import { randomHex } from '../../identity/secrets.ts';
-import { specPath } from '../../paths.ts';
 import type { Services } from '../../services.ts';
 import { AuthV3ApiError, authV3Error } from './dialect.ts';
 import { AUTH_V3, AUTH_V3_TOKEN_KIND, parseAuthV3Token } from './token.ts';
@@ -24,10 +23,8 @@ function newTokenValue(userId: string): string {
   return `${userId}-${randomHex(16)}`;
 }
 
-export const authV3Api = defineApi<Ops>({
+export const authV3Api = defineApi({
   id: AUTH_V3,
-  mount: '/api/v3/auth',
-  specPath: specPath(AUTH_V3),
   dialect: authV3Error,
   headers: NO_STORE,
   handlers: (s: Services) => {

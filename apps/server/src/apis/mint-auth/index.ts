@@ -5,7 +5,6 @@ import { defineApi } from '../../http/api-router.ts';
 import { parseAuthorization } from '../../http/auth-header.ts';
 import { jsonBody } from '../../http/body-parsers.ts';
 import { MIN_PASSWORD_LENGTH } from '../../identity/passwords.ts';
-import { specPath } from '../../paths.ts';
 import type { Services } from '../../services.ts';
 import { messages, MintApiError, mintError } from './dialect.ts';
 
@@ -13,7 +12,6 @@ export { messages };
 
 const API = 'mint-auth';
 const TOKEN_KIND = 'user';
-type Ops = mintAuth.operations;
 type Schemas = mintAuth.components['schemas'];
 
 /**
@@ -48,10 +46,8 @@ function toAccessToken(userId: string, token: string, ttl: number | undefined): 
   return body;
 }
 
-export const mintAuthApi = defineApi<Ops>({
+export const mintAuthApi = defineApi({
   id: API,
-  mount: '/mint/api/v1',
-  specPath: specPath(API),
   dialect: mintError,
   before: (s: Services) => {
     // Sign-ups are authenticated before their body is validated: a caller

@@ -2,13 +2,11 @@ import type { mtsAuth } from '@polyauth/api-types';
 import type { Domain, User } from '@polyauth/store';
 import { defineApi, type HandlerContext } from '../../http/api-router.ts';
 import { basicClientCredentials, bearerToken } from '../../http/auth-header.ts';
-import { specPath } from '../../paths.ts';
 import type { Services } from '../../services.ts';
 import { mtsBody } from './body.ts';
 import { MtsApiError, mtsError } from './dialect.ts';
 
 const API = 'mts-auth';
-type Ops = mtsAuth.operations;
 type Schemas = mtsAuth.components['schemas'];
 
 const NO_STORE = { 'Cache-Control': 'no-store', Pragma: 'no-cache' };
@@ -41,10 +39,8 @@ function toDomainBody(d: Domain): Schemas['Domain'] {
   return { Id: d.id, Name: d.name, Created_At: d.createdAt.toISOString() };
 }
 
-export const mtsAuthApi = defineApi<Ops>({
+export const mtsAuthApi = defineApi({
   id: API,
-  mount: '/',
-  specPath: specPath(API),
   dialect: mtsError,
   before: mtsBody,
   handlers: (s: Services) => {

@@ -6,7 +6,6 @@ import { ApiError } from '../../http/errors.ts';
 import { isDatabaseUnavailable } from '../../http/to-api-error.ts';
 import { IdentityError } from '../../identity/errors.ts';
 import type { SessionTokens } from '../../identity/refresh-sessions.ts';
-import { specPath } from '../../paths.ts';
 import type { Services } from '../../services.ts';
 import { oauthBody } from './body.ts';
 import { authenticateClient, invalidClient } from './client-auth.ts';
@@ -74,10 +73,8 @@ function guard<Op>(handler: Handler<Op>): Handler<Op> {
   };
 }
 
-export const oauthServiceApi = defineApi<Ops>({
+export const oauthServiceApi = defineApi({
   id: API,
-  mount: MOUNT,
-  specPath: specPath(API),
   dialect: oauthError,
   before: oauthBody,
   handlers: (s: Services) => {
@@ -195,7 +192,7 @@ export const oauthServiceApi = defineApi<Ops>({
         return { status: 200, headers: NO_STORE, body: await introspect(ctx.body.token, ctx.body.token_type_hint) };
       }),
 
-      authorizationServerMetadata: async () => ({ status: 200, body: oauthServiceMetadata(config) }),
+      authorizationServerMetadata: async () => ({ status: 200 as const, body: oauthServiceMetadata(config) }),
 
       revoke: guard<Ops['revoke']>(async (ctx) => {
         const token = bearerToken(ctx.req.headers.authorization);

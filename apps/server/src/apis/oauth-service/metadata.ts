@@ -1,9 +1,9 @@
 import express, { type Router } from 'express';
-import type { oauthService } from '@polyauth/api-types';
+import { mounts, type oauthService } from '@polyauth/api-types';
 import type { Config } from '../../config.ts';
 import type { Services } from '../../services.ts';
 
-export const OAUTH_SERVICE_MOUNT = '/api/oauth';
+export const OAUTH_SERVICE_MOUNT = mounts['oauth-service'];
 
 /**
  * Where RFC 8414 §3.1 puts the metadata of an issuer with a path: the

@@ -3,14 +3,12 @@ import { defineApi, type HandlerContext } from '../../http/api-router.ts';
 import { decodeBasic, parseAuthorization } from '../../http/auth-header.ts';
 import { randomUUID } from '../../identity/secrets.ts';
 import type { TokenRow } from '../../identity/tokens.ts';
-import { specPath } from '../../paths.ts';
 import type { Services } from '../../services.ts';
 import { invalidCredentials, negotiateJson, UtaApiError, utaError, VARY } from './dialect.ts';
 
 const API = 'user-token-auth';
 /** The `tokens.kind` of a UserToken. */
 const KIND = 'user';
-type Ops = userTokenAuth.operations;
 type UserToken = userTokenAuth.components['schemas']['UserToken'];
 
 const NO_STORE = { 'Cache-Control': 'no-store' };
@@ -63,10 +61,8 @@ function toUserToken(token: string, row: TokenRow): UserToken {
   return body;
 }
 
-export const userTokenAuthApi = defineApi<Ops>({
+export const userTokenAuthApi = defineApi({
   id: API,
-  mount: '/auth',
-  specPath: specPath(API),
   dialect: utaError,
   headers: VARY,
   before: () => [negotiateJson],
