@@ -70,11 +70,11 @@ export function plan(root: string, opts: ScaffoldOptions): { files: Array<[strin
   // apps/server/src/apis/index.ts: import + the one line in the list
   const index = read('apps/server/src/apis/index.ts');
   const lastImport = [...index.matchAll(/^import .*;\n/gm)].at(-1);
-  const listStart = index.indexOf('export const apis: Api[] = [');
-  const listEnd = listStart < 0 ? -1 : index.indexOf('];', listStart);
-  if (!lastImport || listEnd < 0) throw new Error('apps/server/src/apis/index.ts no longer has the shape new:api edits (imports, then `export const apis: Api[] = [...];`)');
+  const listStart = index.indexOf('const byId = {');
+  const listEnd = listStart < 0 ? -1 : index.indexOf('} satisfies Record<ApiId, Api>;', listStart);
+  if (!lastImport || listEnd < 0) throw new Error('apps/server/src/apis/index.ts no longer has the shape new:api edits (imports, then `const byId = {...} satisfies Record<ApiId, Api>;`)');
   const afterImports = lastImport.index + lastImport[0].length;
-  const newIndex = `${index.slice(0, afterImports)}import { ${c}Api } from './${name}/index.ts';\n${index.slice(afterImports, listEnd)}  ${c}Api,\n${index.slice(listEnd)}`;
+  const newIndex = `${index.slice(0, afterImports)}import { ${c}Api } from './${name}/index.ts';\n${index.slice(afterImports, listEnd)}  '${name}': ${c}Api,\n${index.slice(listEnd)}`;
 
   const clientIndex = read('packages/client/src/index.ts');
   const changelog = existsSync(path.join(root, 'CHANGELOG.md')) ? read('CHANGELOG.md') : '# Changelog\n';

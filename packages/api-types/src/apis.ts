@@ -5,8 +5,8 @@ import type * as mtsAuth from './mts-auth.ts';
 import type * as oauthService from './oauth-service.ts';
 import type * as userTokenAuth from './user-token-auth.ts';
 
-/** Every API, as redocly.yaml lists them (sorted). */
-export const apiIds = ["auth-v3","mint-auth","mts-auth","oauth-service","user-token-auth"] as const;
+/** Every API, in the order redocly.yaml lists them (the order the server mounts them and the admin CLI names them). */
+export const apiIds = ["mts-auth","mint-auth","oauth-service","user-token-auth","auth-v3"] as const;
 export type ApiId = (typeof apiIds)[number];
 
 /** Where each API is mounted: its spec's `servers[0].url`. */

@@ -1,10 +1,11 @@
+import { apiIds } from '@polyauth/api-types';
 import { Option, type Command } from 'commander';
 import { cliCaller } from '../context.ts';
 import { resolveUser } from '../resolve.ts';
 import { action, leaf } from '../runner.ts';
 
-/** The api ids tokens are scoped to (tokens.api). */
-export const API_IDS = ['mts-auth', 'mint-auth', 'oauth-service', 'user-token-auth', 'auth-v3'] as const;
+/** The api ids tokens are scoped to (tokens.api): redocly.yaml's, generated. */
+export const API_IDS = apiIds;
 
 export function registerTokenCommands(program: Command): void {
   const group = program.command('token').description('access, refresh and session tokens of every API');
