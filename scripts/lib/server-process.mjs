@@ -216,7 +216,8 @@ export function adminSession(env) {
 export function adminRunner(env) {
   return (...args) =>
     new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [adminMain, ...args.map(String), '--json'], {
+      // as `npm run admin` runs it (--liftoff-only: see the CLI's main.ts)
+      const child = spawn(process.execPath, ['--liftoff-only', adminMain, ...args.map(String), '--json'], {
         cwd: repoRoot,
         env,
         stdio: ['ignore', 'pipe', 'pipe'],

@@ -27,7 +27,8 @@ interface Run {
 /** Runs the CLI with only the environment given (plus PATH and HOME). */
 function runCli(args: string[], env: Record<string, string>): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
+    // as `npm run admin` and the polyauth bin run it (--liftoff-only: see cli/main.ts)
+    const child = spawn(process.execPath, ['--liftoff-only', CLI, ...args], {
       env: {
         PATH: process.env.PATH ?? '',
         HOME: process.env.HOME ?? tmpdir(),
