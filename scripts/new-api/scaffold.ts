@@ -43,6 +43,7 @@ export function plan(root: string, opts: ScaffoldOptions): { files: Array<[strin
   const c = camel(name);
   const P = pascal(name);
   KINDS = readKinds(root);
+  IDENTITY_KINDS = readIdentityKinds(root);
 
   const read = (f: string) => readFileSync(path.join(root, f), 'utf8');
   const redocly = read('redocly.yaml');
@@ -111,6 +112,27 @@ export function scaffold(root: string, opts: ScaffoldOptions): string[] {
 
 /** The server's error kinds (http/errors.ts `statusOfKind`), read when scaffolding so the dialect covers every one. */
 let KINDS: Array<readonly [string, number]> = [];
+
+/** The kinds of identity refusal (identity/errors.ts `IdentityProblem`), read the same way. */
+let IDENTITY_KINDS: string[] = [];
+/** A new API's first answer to each (a kind not listed here starts as a 400). */
+const IDENTITY_ANSWER: Record<string, string> = {
+  identifier_taken: 'conflict',
+  domain_name_taken: 'conflict',
+  weak_password: 'bad_request',
+  invalid_credentials: 'unauthorized',
+  second_factor: 'unauthorized',
+  forbidden: 'forbidden',
+  not_found: 'not_found',
+  dead_link: 'not_found',
+};
+function readIdentityKinds(root: string): string[] {
+  const src = readFileSync(path.join(root, 'apps/server/src/identity/errors.ts'), 'utf8');
+  const union = /export type IdentityProblem =([\s\S]*?);\n/.exec(src)?.[1];
+  const kinds = [...(union ?? '').matchAll(/kind: '([a-z_]+)'/g)].map((m) => m[1]!);
+  if (!kinds.length) throw new Error('apps/server/src/identity/errors.ts has no IdentityProblem union to read the identity kinds from');
+  return kinds;
+}
 function readKinds(root: string): Array<readonly [string, number]> {
   const src = readFileSync(path.join(root, 'apps/server/src/http/errors.ts'), 'utf8');
   const block = /export const statusOfKind[^=]*=\s*\{([^}]*)\}/.exec(src)?.[1];
@@ -210,21 +232,40 @@ ${KINDS.map(([k]) => `            - ${k}`).join('\n')}
 
 function dialectTemplate(name: string, c: string, P: string): string {
   return `import type { ${c} } from '@polyauth/api-types';
-import type { ApiError, ErrorKind } from '../../http/errors.ts';
+import { ApiError, tooManyRequests, type ErrorDialect, type ErrorKind, type IdentityDialect } from '../../http/errors.ts';
 
 type ${P}Error = ${c}.components['schemas']['Error'];
-type Code = ${P}Error['error'];
+/** The spec's closed list of \`error\` codes. */
+export type ${P}Code = ${P}Error['error'];
 
-const codeOfKind: Record<ErrorKind, Code> = {
+/** Every code of the spec's enum, so that a code read back is checked, not cast. */
+const codes = {
+${KINDS.map(([k]) => `  ${k}: true,`).join('\n')}
+} as const satisfies Record<${P}Code, true>;
+
+function is${P}Code(code: string | undefined): code is ${P}Code {
+  return code !== undefined && Object.hasOwn(codes, code);
+}
+
+/** A ${name} failure; its code, if any, one of the spec's. */
+export const ${P}ApiError = ApiError<${P}Code>;
+
+const codeOfKind: Record<ErrorKind, ${P}Code> = {
 ${KINDS.map(([k]) => `  ${k}: '${k}',`).join('\n')}
 };
-const codes = new Set<string>(Object.values(codeOfKind));
 
-/** ${name}'s error dialect: the spec's \`Error\`, \`{error, message}\`. */
-export function ${c}Error(err: ApiError): ${P}Error {
-  const error = err.code && codes.has(err.code) ? (err.code as Code) : codeOfKind[err.kind];
+/** How ${name} answers each way identity/ can refuse: every kind (a new one is a compile error here). */
+const identity: IdentityDialect = {
+${IDENTITY_KINDS.map((k) => (k === 'throttled' ? `  throttled: (p) => tooManyRequests<${P}Code>(p.retryAfter),` : `  ${k}: (_p, e) => new ${P}ApiError('${IDENTITY_ANSWER[k] ?? 'bad_request'}', e.message),`)).join('\n')}
+};
+
+/** ${name}'s error body: the spec's \`Error\`, \`{error, message}\`. */
+function body(err: ApiError): ${P}Error {
+  const error = is${P}Code(err.code) ? err.code : codeOfKind[err.kind];
   return { error, message: err.message.slice(0, 1000) || 'The request failed.' };
 }
+
+export const ${c}Error: ErrorDialect = { identity, body };
 `;
 }
 
