@@ -7,6 +7,4 @@ if (major < 24) {
   process.stderr.write(`polyauth needs Node.js 24 or newer; this is ${process.version}. Run it with \`npx polyauth\` or \`npm run --silent admin -- ...\`.\n`);
   process.exit(1);
 }
-// the compile cache before the first TypeScript module (see src/cli/main.ts)
-(await import('node:module')).enableCompileCache();
 await import('../src/cli/main.ts');
