@@ -36,9 +36,4 @@ export default {
   // A deadline for a hung test only, never the thing that decides pass or fail
   // on a loaded machine: a slow machine runs the suite slower, not redder.
   testTimeout: 300_000,
-  // One worker per core, not jest's default of one less: most of a test's
-  // time is spent waiting on the processes and worker threads it starts
-  // (servers, the CLI, bcrypt), so on two cores two files at once took the
-  // unit suite from 761 s to 486 s on the same loaded machine.
-  maxWorkers: '100%',
 };
