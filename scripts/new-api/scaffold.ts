@@ -232,20 +232,16 @@ ${KINDS.map(([k]) => `            - ${k}`).join('\n')}
 
 function dialectTemplate(name: string, c: string, P: string): string {
   return `import type { ${c} } from '@polyauth/api-types';
-import { ApiError, tooManyRequests, type ErrorDialect, type ErrorKind, type IdentityDialect } from '../../http/errors.ts';
+import { ApiError, codeGuard, tooManyRequests, type ErrorDialect, type ErrorKind, type IdentityDialect } from '../../http/errors.ts';
 
 type ${P}Error = ${c}.components['schemas']['Error'];
 /** The spec's closed list of \`error\` codes. */
 export type ${P}Code = ${P}Error['error'];
 
-/** Every code of the spec's enum, so that a code read back is checked, not cast. */
-const codes = {
+/** Every code of the spec's enum (a missing or extra one does not compile), so that a code read back is checked, not cast. */
+const is${P}Code = codeGuard<${P}Code>({
 ${KINDS.map(([k]) => `  ${k}: true,`).join('\n')}
-} as const satisfies Record<${P}Code, true>;
-
-function is${P}Code(code: string | undefined): code is ${P}Code {
-  return code !== undefined && Object.hasOwn(codes, code);
-}
+});
 
 /** A ${name} failure; its code, if any, one of the spec's. */
 export const ${P}ApiError = ApiError<${P}Code>;

@@ -1,7 +1,7 @@
 // Type-level checks, run by `tsc` (typecheck): every line under a
 // ts-expect-error directive must fail to compile, or the typecheck fails.
 import type { IdentityDialect } from '../src/http/errors.ts';
-import { ApiError } from '../src/http/errors.ts';
+import { ApiError, codeGuard } from '../src/http/errors.ts';
 import { AuthV3ApiError } from '../src/apis/auth-v3/dialect.ts';
 import { MtsApiError } from '../src/apis/mts-auth/dialect.ts';
 import { OauthApiError } from '../src/apis/oauth-service/dialect.ts';
@@ -42,3 +42,12 @@ export const mts = new MtsApiError('bad_request', 'x', { code: 'invalid_grnat' }
 export const v3 = new AuthV3ApiError('unauthorized', 'x', { code: 'invalid_grant' });
 // @ts-expect-error oauth-service has no code of auth-v3's
 export const oauth = new OauthApiError('unauthorized', 'x', { code: 'AuthTokenInvalid' });
+
+// A dialect's code guard names exactly its spec's codes: one left out, or one
+// the spec does not have, does not compile.
+type TwoCodes = 'invalid_request' | 'invalid_grant';
+// @ts-expect-error invalid_grant is missing
+export const guardMissing = codeGuard<TwoCodes>({ invalid_request: true });
+// @ts-expect-error invalid_grnat is not one of the codes
+export const guardExtra = codeGuard<TwoCodes>({ invalid_request: true, invalid_grant: true, invalid_grnat: true });
+export const guard = codeGuard<TwoCodes>({ invalid_request: true, invalid_grant: true });

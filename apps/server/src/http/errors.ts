@@ -102,6 +102,16 @@ export function fromIdentity(dialect: IdentityDialect, err: IdentityError, op: M
   return answer(err.problem, err, op);
 }
 
+/**
+ * A type guard for a spec's closed list of error codes. Called as
+ * `codeGuard<Code>({ a: true, b: true })`, the object must name every code
+ * of `Code` and nothing else (a missing or extra key does not compile), so a
+ * dialect checks a code it reads back instead of casting it.
+ */
+export function codeGuard<Code extends string>(codes: Readonly<Record<Code, true>>): (code: string | undefined) => code is Code {
+  return (code): code is Code => code !== undefined && Object.hasOwn(codes, code);
+}
+
 /** 429 with Retry-After: a throttled attempt, in any API. */
 export function tooManyRequests<Code extends string>(retryAfter: number, opts: ApiErrorOptions<Code> = {}): ApiError<Code> {
   return new ApiError<Code>('too_many_requests', 'Too many attempts; try again later.', {

@@ -1,12 +1,12 @@
 import type { authV3 } from '@polyauth/api-types';
-import { ApiError, tooManyRequests, type ErrorDialect, type ErrorKind, type IdentityDialect } from '../../http/errors.ts';
+import { ApiError, codeGuard, tooManyRequests, type ErrorDialect, type ErrorKind, type IdentityDialect } from '../../http/errors.ts';
 import { cutText } from '../../identity/text.ts';
 
 export type AuthV3Error = authV3.components['schemas']['Error'];
 export type AuthV3Code = AuthV3Error['errorCode'];
 
-/** Every code of the spec's enum, so that a code read back is checked, not cast. */
-const codes = {
+/** Every code of the spec's enum (a missing or extra one does not compile), so that a code read back is checked, not cast. */
+const isAuthV3Code = codeGuard<AuthV3Code>({
   InvalidRequest: true,
   AuthInvalidCredentials: true,
   AuthAccountTwoFactorProtected: true,
@@ -22,11 +22,7 @@ const codes = {
   ServiceUnavailable: true,
   RequestTimeout: true,
   RequestHeaderFieldsTooLarge: true,
-} as const satisfies Record<AuthV3Code, true>;
-
-function isAuthV3Code(code: string | undefined): code is AuthV3Code {
-  return code !== undefined && Object.hasOwn(codes, code);
-}
+});
 
 /** An auth-v3 failure; its code, if any, one of the spec's. */
 export const AuthV3ApiError = ApiError<AuthV3Code>;

@@ -1,13 +1,13 @@
 import type { mtsAuth } from '@polyauth/api-types';
-import { ApiError, tooManyRequests, type ErrorDialect, type ErrorKind, type IdentityDialect, type MatchedOperation } from '../../http/errors.ts';
+import { ApiError, codeGuard, tooManyRequests, type ErrorDialect, type ErrorKind, type IdentityDialect, type MatchedOperation } from '../../http/errors.ts';
 import { cutText } from '../../identity/text.ts';
 
 type MtsError = mtsAuth.components['schemas']['Error'];
 /** The spec's closed list of `error` codes. */
 export type MtsCode = MtsError['error'];
 
-/** Every code of the spec's enum, so that a code read back is checked, not cast. */
-const codes = {
+/** Every code of the spec's enum (a missing or extra one does not compile), so that a code read back is checked, not cast. */
+const isMtsCode = codeGuard<MtsCode>({
   invalid_request: true,
   invalid_client: true,
   invalid_grant: true,
@@ -24,11 +24,7 @@ const codes = {
   service_unavailable: true,
   request_timeout: true,
   request_header_fields_too_large: true,
-} as const satisfies Record<MtsCode, true>;
-
-function isMtsCode(code: string | undefined): code is MtsCode {
-  return code !== undefined && Object.hasOwn(codes, code);
-}
+});
 
 /** An mts-auth failure; its code, if any, one of the spec's. */
 export const MtsApiError = ApiError<MtsCode>;

@@ -1,12 +1,12 @@
 import type { oauthService } from '@polyauth/api-types';
-import { ApiError, tooManyRequests, type ErrorDialect, type ErrorKind, type IdentityDialect } from '../../http/errors.ts';
+import { ApiError, codeGuard, tooManyRequests, type ErrorDialect, type ErrorKind, type IdentityDialect } from '../../http/errors.ts';
 import { cutText } from '../../identity/text.ts';
 
 export type OauthError = oauthService.components['schemas']['Error'];
 export type OauthErrorCode = OauthError['error'];
 
-/** Every code of the spec's enum, so that a code read back is checked, not cast. */
-const codes = {
+/** Every code of the spec's enum (a missing or extra one does not compile), so that a code read back is checked, not cast. */
+const isOauthCode = codeGuard<OauthErrorCode>({
   invalid_request: true,
   invalid_grant: true,
   invalid_client: true,
@@ -25,11 +25,7 @@ const codes = {
   service_unavailable: true,
   request_timeout: true,
   request_header_fields_too_large: true,
-} as const satisfies Record<OauthErrorCode, true>;
-
-function isOauthCode(code: string | undefined): code is OauthErrorCode {
-  return code !== undefined && Object.hasOwn(codes, code);
-}
+});
 
 /** An oauth-service failure; its code, if any, one of the spec's. */
 export const OauthApiError = ApiError<OauthErrorCode>;

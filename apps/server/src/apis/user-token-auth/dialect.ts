@@ -1,13 +1,13 @@
 import type { RequestHandler } from 'express';
 import type { userTokenAuth } from '@polyauth/api-types';
-import { ApiError, tooManyRequests, type ErrorDialect, type ErrorKind, type IdentityDialect } from '../../http/errors.ts';
+import { ApiError, codeGuard, tooManyRequests, type ErrorDialect, type ErrorKind, type IdentityDialect } from '../../http/errors.ts';
 import { cutText } from '../../identity/text.ts';
 
 type UtaError = userTokenAuth.components['schemas']['Error'];
 export type UtaCode = UtaError['error'];
 
-/** Every code of the spec's enum, so that a code read back is checked, not cast. */
-const codes = {
+/** Every code of the spec's enum (a missing or extra one does not compile), so that a code read back is checked, not cast. */
+const isUtaCode = codeGuard<UtaCode>({
   bad_request: true,
   invalid_credentials: true,
   invalid_token: true,
@@ -21,11 +21,7 @@ const codes = {
   service_unavailable: true,
   request_timeout: true,
   request_header_fields_too_large: true,
-} as const satisfies Record<UtaCode, true>;
-
-function isUtaCode(code: string | undefined): code is UtaCode {
-  return code !== undefined && Object.hasOwn(codes, code);
-}
+});
 
 /** A user-token-auth failure; its code, if any, one of the spec's. */
 export const UtaApiError = ApiError<UtaCode>;
