@@ -172,6 +172,13 @@ function suite(makeBackend: () => Promise<Backend>) {
       expect(human.stdout).toMatch(/secret: +[\w-]{43}/);
       expect(human.stdout).toMatch(/shown only this once/);
       expect(() => JSON.parse(human.stdout)).toThrow();
+
+      // a public OAuth client: no secret at all, and said so
+      const pub = expectOk(await cli('client', 'create', '--name', 'Public client', '--public', '--json')) as { id: string; secret: null; name: string };
+      expect(pub).toEqual({ id: expect.stringMatching(/^oc_[\w-]+$/), secret: null, name: 'Public client' });
+      expect((await cli('client', 'create', '--name', 'Public human', '--public')).stdout).toMatch(/secret: none/);
+      // a mint application always has a secret: --public is not one of its options
+      expectFailure(await cli('application', 'create', '--name', 'x', '--public', '--json'), 2, /unknown option '--public'/);
     },
   ]);
 
@@ -246,8 +253,12 @@ function suite(makeBackend: () => Promise<Backend>) {
         const audit = await store.audit.recent({ limit: 100 });
         const actions = audit.map((e) => e.action).sort();
         expect(actions).toEqual(
-          ['application.create', 'client.create', 'client.create', 'domain.create', 'domain.member_add', 'totp.enroll', 'user.create', 'user.create'].sort(),
+          ['application.create', ...Array(4).fill('client.create'), 'domain.create', 'domain.member_add', 'totp.enroll', 'user.create', 'user.create'].sort(),
         );
+        // the public client has no secret hash at all, so no secret can ever verify
+        const publicClient = (await store.clients.list('oauth')).find((c) => c.name === 'Public client');
+        expect(publicClient).toMatchObject({ secretHash: null });
+        expect(await credentials.verify('oauth', publicClient!.clientId, '')).toBeUndefined();
         for (const e of audit) {
           expect(e.api).toBe('admin-cli');
           expect(e.detail).toMatchObject({ actor: 'admin-cli' });
@@ -299,17 +310,15 @@ function suite(makeBackend: () => Promise<Backend>) {
       expect(expectOk(await cli('domain', 'remove-member', 'Acme', 'ada', '--json'))).toEqual({ domain, user: { id: ada.id, username: 'ada' }, removed: true });
 
       const clients = expectOk(await cli('client', 'list', '--json')) as Array<Record<string, unknown>>;
-      expect(clients.map((c) => Object.keys(c).sort())).toEqual([
-        ['createdAt', 'id', 'name', 'revoked'],
-        ['createdAt', 'id', 'name', 'revoked'],
-      ]);
+      expect(clients.map((c) => Object.keys(c).sort())).toEqual(Array(4).fill(['createdAt', 'id', 'name', 'public', 'revoked']));
+      expect(clients.filter((c) => c.public).map((c) => c.name).sort()).toEqual(['Public client', 'Public human']);
       expect(clients.find((c) => c.id === client.id)).toMatchObject({ name: 'Smoke client', revoked: true });
       expect(clients.find((c) => c.name === 'Human')).toMatchObject({ revoked: false });
       expect(Number.isNaN(Date.parse(String(clients[0]!.createdAt)))).toBe(false);
 
       if (backend.cheap) {
         const apps = expectOk(await cli('application', 'list', '--json'));
-        expect(apps).toEqual([{ id: app.id, name: 'Mint app', createdAt: expect.any(String), revoked: false }]);
+        expect(apps).toEqual([{ id: app.id, name: 'Mint app', createdAt: expect.any(String), revoked: false, public: false }]);
         expect(expectOk(await cli('domain', 'list', '--json'))).toEqual([{ ...domain, createdAt: expect.any(String) }]);
       }
 

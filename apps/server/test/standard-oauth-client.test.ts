@@ -9,8 +9,9 @@
 // oauth-service's seed has only the refresh grant; its password grant is a
 // documented extension, which is what the library uses to get a refresh token.
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import jwt from 'jsonwebtoken';
 import * as oauth from 'oauth4webapi';
-import { startServer, type TestServer } from './harness.ts';
+import { startServer, TEST_JWT_SECRET, type TestServer } from './harness.ts';
 import { basicAuth, form, FORM, uniqueEmail } from './helpers.ts';
 
 const PASSWORD = 'correct horse battery';
@@ -193,7 +194,7 @@ describe('oauth-service (issuer /api/oauth)', () => {
     expect((await oauth.processRefreshTokenResponse(as, client, viaId)).refresh_token).toBe(first.refresh_token);
   });
 
-  test('introspection: active for live tokens, false once revoked, for anything unknown, and for another API’s token', async () => {
+  test('introspection: active for live tokens, false once expired or revoked, for anything unknown, and for another API’s token', async () => {
     const client = { client_id: confidential.id };
     const auth = oauth.ClientSecretBasic(confidential.secret);
     const introspect = async (token: string, hint?: string) =>
@@ -215,6 +216,10 @@ describe('oauth-service (issuer /api/oauth)', () => {
     const mtsUser = await registerMts();
     const mts = await passwordGrant(await discover(srv.baseUrl), confidential.id, oauth.ClientSecretBasic(confidential.secret), mtsUser.email, PASSWORD);
     for (const dead of ['nope', 'A'.repeat(43), mts.access_token, `${access_token.slice(0, -2)}AA`]) expect(await introspect(dead)).toEqual({ active: false });
+    // expired: the same claims (the session still live), exp in the past, signed with the server's key
+    const expired = jwt.sign({ ...(jwt.decode(access_token) as jwt.JwtPayload), exp: Math.floor(Date.now() / 1000) - 1 }, TEST_JWT_SECRET);
+    expect(await introspect(expired)).toEqual({ active: false });
+    expect(await introspect(access_token)).toMatchObject({ active: true });
 
     const revoke = await fetch(`${srv.baseUrl}/api/oauth/revoke`, { method: 'POST', headers: { authorization: `Bearer ${access_token}` } });
     expect(revoke.status).toBe(200);

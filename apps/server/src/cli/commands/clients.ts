@@ -25,31 +25,48 @@ const listed = (c: Client) => ({
   name: c.name,
   createdAt: c.createdAt.toISOString(),
   revoked: c.revokedAt !== null,
+  /** No secret: authenticates by its id alone (`client create --public`). */
+  public: c.secretHash === null,
 });
 
 function register(program: Command, k: KindInfo): void {
   const group = program.command(k.group).description(`${k.label}s, used by ${k.usedBy}`);
 
-  leaf(group, 'create', `create ${k.a}; its secret is printed once and stored hashed`)
-    .requiredOption('--name <name>', `a name for the ${k.label}`)
-    .action(
-      action(async ({ opts, open }) => {
-        const name = requiredText('--name', opts.name, 200);
-        const ctx = await open();
-        const created = await ctx.clients.create(k.kind, name, { caller: cliCaller() });
-        const { client, secret } = created;
+  const create = leaf(group, 'create', `create ${k.a}; its secret is printed once and stored hashed`).requiredOption('--name <name>', `a name for the ${k.label}`);
+  if (k.kind === 'oauth') {
+    create.option(
+      '--public',
+      'a public client: no secret (RFC 6749 §2.1). oauth-service accepts it by client_id alone for the refresh and password grants; mts-auth needs a secret, so it cannot be used there',
+    );
+  }
+  create.action(
+    action(async ({ opts, open }) => {
+      const name = requiredText('--name', opts.name, 200);
+      const isPublic = opts.public === true;
+      const ctx = await open();
+      const { client, secret } = await ctx.clients.create(k.kind, name, { withSecret: !isPublic, caller: cliCaller() });
+      if (secret === undefined) {
         return {
-          json: { id: client.clientId, secret, name: client.name },
+          json: { id: client.clientId, secret: null, name: client.name },
           text: [
-            `Created ${k.label} "${client.name}".`,
+            `Created public ${k.label} "${client.name}".`,
             `  id:     ${client.clientId}`,
-            `  secret: ${secret}`,
-            '',
-            'Store the secret now: it is shown only this once (only its SHA-256 hash is kept).',
+            '  secret: none (a public client authenticates by its id alone)',
           ].join('\n'),
         };
-      }),
-    );
+      }
+      return {
+        json: { id: client.clientId, secret, name: client.name },
+        text: [
+          `Created ${k.label} "${client.name}".`,
+          `  id:     ${client.clientId}`,
+          `  secret: ${secret}`,
+          '',
+          'Store the secret now: it is shown only this once (only its SHA-256 hash is kept).',
+        ].join('\n'),
+      };
+    }),
+  );
 
   leaf(group, 'list', `list ${k.label}s (revoked ones too)`).action(
     action(async ({ open }) => {
@@ -59,7 +76,7 @@ function register(program: Command, k: KindInfo): void {
         json: clients,
         text: table(
           ['ID', 'NAME', 'CREATED', 'STATUS'],
-          clients.map((c) => [c.id, c.name, c.createdAt, c.revoked ? 'revoked' : 'active']),
+          clients.map((c) => [c.id, c.name, c.createdAt, (c.revoked ? 'revoked' : 'active') + (c.public ? ', public' : '')]),
         ),
       };
     }),
