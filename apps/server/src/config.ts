@@ -37,7 +37,7 @@ export interface Config {
    * sealed before a rotation.
    */
   totpEncryption: { key: Buffer | undefined; oldKeys: Buffer[] };
-  /** Deletion of dead rows (tokens, one-time tokens, throttle counters), see maintenance/purge.ts. */
+  /** Deletion of dead rows (tokens, one-time tokens, throttle counters), see identity/purge.ts. */
   purge: {
     /** Seconds between runs; 0 = never. */
     intervalSeconds: number;

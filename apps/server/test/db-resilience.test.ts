@@ -17,6 +17,9 @@ const DATABASE_URL = process.env.DATABASE_URL;
 const PASSWORD = 'correct horse battery';
 const DEADLINE_MS = 5000;
 const READY_MS = 800;
+/** Well under the request deadline, so an answer in time proves the database's own timeouts acted. */
+const LOCK_TIMEOUT_MS = 500;
+const STATEMENT_TIMEOUT_MS = 1500;
 
 /** A TCP proxy to Postgres that can pass, refuse (close at once) or black-hole (accept, then silence). */
 class TcpProxy {
@@ -153,7 +156,15 @@ describe('the database cut, black-holed and locked under a running server (Postg
       },
     });
     const log = pino({ level: 'info' }, sink);
-    db = await openPostgres({ url: url.toString(), poolMax: 5, connectTimeoutMs: 1000, acquireTimeoutMs: DEADLINE_MS, log });
+    db = await openPostgres({
+      url: url.toString(),
+      poolMax: 5,
+      connectTimeoutMs: 1000,
+      acquireTimeoutMs: DEADLINE_MS,
+      lockTimeoutMs: LOCK_TIMEOUT_MS,
+      statementTimeoutMs: STATEMENT_TIMEOUT_MS,
+      log,
+    });
     srv = await startServer(
       // Every token check reads the database (no cache), so each one meets the outage.
       { REQUEST_DEADLINE_MS: String(DEADLINE_MS), READY_TIMEOUT_MS: String(READY_MS), TOKEN_CACHE_TTL_SECONDS: '0', LOG_LEVEL: 'info' },
@@ -283,9 +294,12 @@ describe('the database cut, black-holed and locked under a running server (Postg
       const ready = await timed(() => fetch(`${srv.baseUrl}/readyz`));
       expect(ready.r.status).toBe(200); // its own connection: a pool full of waiters does not hold it up
       expect(ready.ms).toBeLessThan(READY_MS + 1000);
+      // Each waits at most the lock timeout (after up to one other's wait
+      // for a pooled connection), so all answer long before the request
+      // deadline: the lock timeout, not the deadline, ended them.
       for (const { r, ms } of await during) {
         await expectUnavailable(r);
-        expect(ms).toBeLessThan(DEADLINE_MS + 3000);
+        expect(ms).toBeLessThan(DEADLINE_MS - 1500);
       }
     } finally {
       await locker.query('rollback');
@@ -293,5 +307,27 @@ describe('the database cut, black-holed and locked under a running server (Postg
     }
     const after = await Promise.all(Array.from({ length: 8 }, () => f.me(f.accessToken)));
     expect(after.map((r) => r.status)).toEqual(Array(8).fill(200));
+  });
+
+  test('every pooled connection carries the statement and lock timeouts; a statement past its bound is cancelled and the pool carries on', async () => {
+    // five transactions at once: five distinct pooled connections
+    const seen = await Promise.all(
+      Array.from({ length: 5 }, () =>
+        db.knex.transaction(async (trx) => {
+          // one statement at a time: one connection
+          const st = await trx.raw('show statement_timeout');
+          const lt = await trx.raw('show lock_timeout');
+          const pid = await trx.raw('select pg_backend_pid() as pid');
+          await sleep(100);
+          return { statement: st.rows[0].statement_timeout, lock: lt.rows[0].lock_timeout, pid: pid.rows[0].pid as number };
+        }),
+      ),
+    );
+    expect(new Set(seen.map((s) => s.pid)).size).toBe(5);
+    for (const s of seen) expect(s).toMatchObject({ statement: '1500ms', lock: '500ms' });
+    const t = Date.now();
+    await expect(db.knex.raw('select pg_sleep(10)')).rejects.toMatchObject({ code: '57014' }); // query_canceled
+    expect(Date.now() - t).toBeLessThan(STATEMENT_TIMEOUT_MS + 2000);
+    expect((await f.me(f.accessToken)).status).toBe(200);
   });
 });

@@ -441,7 +441,7 @@ function problemsOf(c: Case, r: RawResponse): string[] {
   const responses = c.op.op.responses as Record<string, Json>;
   const documented = responses[String(r.status)] ?? responses.default;
   const text = r.body.toString('utf8');
-  if (r.status >= 500 && r.status !== 503) problems.push(`answered ${r.status}`);
+  if (r.status >= 500) problems.push(`answered ${r.status}`);
   if (!documented) problems.push(`status ${r.status} is not documented (${Object.keys(responses).join(',')})`);
   if (LEAK.test(text)) problems.push(`the answer leaks internals: ${text.slice(0, 200)}`);
   if (!documented || c.method === 'HEAD' || r.status === 301) return problems;
@@ -484,6 +484,10 @@ beforeAll(async () => {
     THROTTLE_IP_MAX_FAILURES: '1000000',
     MAIL_MAX_PER_HOUR: '1000000',
     MAIL_MAX_PER_HOUR_PER_IP: '1000000',
+    // No 5xx at all, 503 included: the request deadline is raised far past
+    // what a loaded machine needs for 6 requests at a time, so a 503 here
+    // would be the server's own failure, never the runner's slowness.
+    REQUEST_DEADLINE_MS: '120000',
   });
   port = Number(new URL(srv.baseUrl).port);
   for (const id of APIS) {
