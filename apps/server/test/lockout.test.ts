@@ -172,6 +172,23 @@ describe('one server: parallel guesses never pass the limit', () => {
       expect(Number(after.headers.get('retry-after'))).toBeGreaterThan(LOCKOUT - 10);
     });
 
+    test(`10 right passwords at once: ${LIMIT} compared and let in, the rest 429 with a 1 s Retry-After (no lock), and the next one gets in`, async () => {
+      const u = await newUser(srv);
+      const before = compares.count;
+      const responses = await Promise.all(Array.from({ length: 10 }, () => api.attempt(srv.baseUrl, u.username, PASSWORD)));
+      const statuses = responses.map((r) => r.status);
+      expect(statuses.filter((x) => x === 200)).toHaveLength(LIMIT);
+      expect(statuses.filter((x) => x === 429)).toHaveLength(10 - LIMIT);
+      for (const r of responses.filter((x) => x.status === 429)) {
+        // refused only because the budget was held by attempts being compared, not by a lock
+        expect(r.headers.get('retry-after')).toBe('1');
+        api.tooMany((await r.json()) as Record<string, unknown>);
+      }
+      expect(compares.count - before).toBe(LIMIT);
+      expect(await srv.services.store.audit.recent({ action: 'login.lockout', userId: u.id })).toHaveLength(0);
+      expect((await api.attempt(srv.baseUrl, u.email, PASSWORD)).status).toBe(200);
+    });
+
     test('24 wrong and the right one at once: the right one gets in only within the budget; the escalation stays', async () => {
       const u = await newUser(srv);
       const key = LoginThrottle.userKey(u.id);

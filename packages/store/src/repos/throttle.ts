@@ -35,6 +35,14 @@ export type ThrottleOutcome =
  */
 export const RESERVATION_STALE_SECONDS = 120;
 
+/**
+ * Retry-After (s) for an attempt refused only because the rest of the budget
+ * is held by attempts still being compared: they settle within about a
+ * password check, after which a retry meets either a free budget (they
+ * succeeded) or the lock their failures took, with its own Retry-After.
+ */
+export const PENDING_RETRY_AFTER_SECONDS = 1;
+
 /** The escalation (lockouts) is forgotten after a day without a failure or a lock. */
 const ESCALATION_MEMORY = `interval '1 day'`;
 
@@ -156,11 +164,13 @@ export function throttleRepo(db: Knex) {
           const failures = age > p.windowSeconds ? 0 : Number(r.failures);
           const reservedAge = r.reserved_age === null ? Infinity : Number(r.reserved_age);
           const pending = reservedAge > RESERVATION_STALE_SECONDS ? 0 : Number(r.pending);
-          if (failures + pending >= p.maxFailures) {
-            // the budget is held by attempts still being compared: wait for
-            // the lock they will cause if they fail
+          if (failures >= p.maxFailures) {
+            // spent by settled failures (a lock not taken yet): as long as the lock
             const escalation = age > 86_400 ? 0 : Number(r.lockouts);
             retryAfter = Math.max(retryAfter, Math.ceil(Math.min(p.lockoutSeconds * 2 ** Math.min(escalation, 40), p.maxLockoutSeconds)));
+          } else if (failures + pending >= p.maxFailures) {
+            // the rest is held by attempts still being compared: ask again once they settle
+            retryAfter = Math.max(retryAfter, PENDING_RETRY_AFTER_SECONDS);
           }
         }
         if (retryAfter > 0) return { ok: false, retryAfter };
