@@ -20,6 +20,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import pg from 'pg';
 import { Outbox } from './lib/outbox.mjs';
 import { findPgbouncer, startPgbouncer } from './lib/pgbouncer.mjs';
 import { adminSession, freshDatabase, runCleanups, serverEnv, startProcess } from './lib/server-process.mjs';
@@ -232,6 +233,68 @@ async function run(mode, bouncer) {
       const wboth = await Promise.all([a, b].map((srv) => call(srv.baseUrl, 'GET', q)));
       const wcodes = wboth.map((r) => r.status).sort();
       check(other.status === 200 && wcodes[0] === 303 && wcodes[1] === 401, `authByToken on A and B at once: exactly one 303 (${wcodes.join(', ')})`);
+    }
+
+    // ---- no session state on pooled server connections
+    if (mode === 'direct') {
+      // DATABASE_URL is a pooler here: polyauth SETs nothing on its pooled
+      // connections, and says which role settings carry the timeouts instead
+      const advice = [a, b].map((srv) => srv.output.find((l) => /"database":"pooled"/.test(l)) ?? '');
+      check(advice.every((l) => /ALTER ROLE .* IN DATABASE .* SET statement_timeout = \d+;.*SET lock_timeout = \d+;/.test(l)), `A and B say how to give the role its timeouts (${advice[0].slice(0, 160)}…)`);
+      // any client of the same pool: several server connections at once, none carrying polyauth's settings
+      const seen = await Promise.all(
+        Array.from({ length: 6 }, async () => {
+          const c = new pg.Client({ connectionString: pooled });
+          await c.connect();
+          try {
+            await c.query('begin');
+            const st = (await c.query('show statement_timeout')).rows[0].statement_timeout;
+            const lt = (await c.query('show lock_timeout')).rows[0].lock_timeout;
+            await new Promise((r) => setTimeout(r, 100));
+            await c.query('commit');
+            return `${st}/${lt}`;
+          } finally {
+            await c.end();
+          }
+        }),
+      );
+      check(seen.every((v) => v === '0/0'), `another client of the pool sees no statement or lock timeout left by polyauth (${[...new Set(seen)].join(', ')})`);
+    }
+
+    // ---- the pooler cannot reach the database: 503 in the dialect, never 500; back at once after
+    {
+      await bouncer.console(`DISABLE ${db.name}`);
+      await bouncer.console(`KILL ${db.name}`);
+      const during = await Promise.all([a, b, a, b].map((srv) => register(srv, `${unique('outage')}@example.com`)));
+      await bouncer.console(`ENABLE ${db.name}`);
+      await bouncer.console(`RESUME ${db.name}`);
+      check(
+        during.every((r) => r.status === 503 && r.json?.error === 'service_unavailable' && r.headers.get('retry-after')),
+        `registrations while pgbouncer refuses the database: 503 service_unavailable with Retry-After (${during.map((r) => r.status).join(', ')})`,
+      );
+      const back = await within(5000, async () => (await register(a, `${unique('back')}@example.com`)).status === 201);
+      check(back !== undefined, `a registration succeeds once pgbouncer lets the database through again (${back ?? 'not'} within 5000 ms)`);
+    }
+    // ---- the database refuses pgbouncer's logins ("server login has been failing", SQLSTATE 08P01): 503, then back
+    {
+      const su = new pg.Client({ connectionString: POSTGRES_URL });
+      await su.connect();
+      try {
+        await su.query(`alter database ${db.name} allow_connections false`);
+        await su.query('select pg_terminate_backend(pid) from pg_stat_activity where datname = $1', [db.name]);
+        const during = [];
+        for (const srv of [a, b, a, b]) during.push(await register(srv, `${unique('refused')}@example.com`));
+        await su.query(`alter database ${db.name} allow_connections true`);
+        check(
+          during.every((r) => r.status === 503 && r.json?.error === 'service_unavailable'),
+          `registrations while the database refuses pgbouncer's logins: 503 service_unavailable, never 500 (${during.map((r) => r.status).join(', ')})`,
+        );
+      } finally {
+        await su.query(`alter database ${db.name} allow_connections true`).catch(() => undefined);
+        await su.end();
+      }
+      const back = await within(5000, async () => (await register(b, `${unique('back')}@example.com`)).status === 201);
+      check(back !== undefined, `a registration succeeds once the database takes logins again (${back ?? 'not'} within 5000 ms)`);
     }
 
     // no raw errors in either log

@@ -8,6 +8,7 @@ import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import pg from 'pg';
 import { freePort, onCleanup } from './server-process.mjs';
 
 const CANDIDATES = ['/usr/sbin/pgbouncer', '/usr/bin/pgbouncer', '/usr/local/bin/pgbouncer'];
@@ -39,7 +40,9 @@ function waitForPort(port, timeoutMs) {
 
 /**
  * Starts pgbouncer (pool_mode=transaction) in front of `postgresUrl`'s host
- * and port. Resolves { port, urlFor(database), stop() }.
+ * and port. Resolves { port, urlFor(database), console(command), stop() };
+ * `console` runs one command on pgbouncer's admin console (DISABLE, KILL,
+ * ENABLE, RESUME …).
  */
 export async function startPgbouncer({ postgresUrl, poolSize = 10 }) {
   const bin = findPgbouncer();
@@ -67,6 +70,9 @@ export async function startPgbouncer({ postgresUrl, poolSize = 10 }) {
       `default_pool_size = ${poolSize}`,
       'max_client_conn = 500',
       'ignore_startup_parameters = extra_float_digits,options',
+      // retry a failed server login after 1 s, not 15 (DESIGN.md, Deployment)
+      'server_login_retry = 1',
+      `admin_users = ${user}`,
       'log_connections = 0',
       'log_disconnections = 0',
       '',
@@ -110,6 +116,20 @@ export async function startPgbouncer({ postgresUrl, poolSize = 10 }) {
       u.port = String(port);
       u.pathname = `/${database}`;
       return u.toString();
+    },
+    async console(command) {
+      const u = new URL(postgresUrl);
+      u.hostname = '127.0.0.1';
+      u.port = String(port);
+      u.pathname = '/pgbouncer';
+      const c = new pg.Client({ connectionString: u.toString(), connectionTimeoutMillis: 3000 });
+      await c.connect();
+      try {
+        // the admin console speaks the simple query protocol only
+        return (await c.query(command)).rows;
+      } finally {
+        await c.end();
+      }
     },
     stop: async () => {
       unregister();

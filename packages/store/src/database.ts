@@ -43,7 +43,9 @@ export interface PostgresOptions {
   url: string;
   /**
    * A direct, session-mode connection (not through a transaction pooler)
-   * for the change feed's LISTEN; defaults to `url`.
+   * for the change feed's LISTEN; defaults to `url`. Given apart from `url`,
+   * `url` is taken for a transaction pooler: polyauth then sets no session
+   * state on its pooled connections (see `pooledTimeoutsAdvice`).
    */
   directUrl?: string;
   poolMax?: number;
@@ -61,12 +63,18 @@ export interface PostgresOptions {
 export const DEFAULT_STATEMENT_TIMEOUT_MS = 5_000;
 export const DEFAULT_LOCK_TIMEOUT_MS = 2_000;
 
-/** Errors that mean "the connection to the database is gone or cannot be made". */
-const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH', 'EPIPE', '57P01', '57P02', '57P03', '08000', '08001', '08003', '08006', '53300']);
+/**
+ * Errors that mean "the connection to the database is gone or cannot be
+ * made": the socket's, the server shutting down or refusing (57P0x, 53300),
+ * and SQLSTATE class 08 (connection exception), which is also how pgbouncer
+ * answers when it cannot reach its server ("server login has been failing",
+ * "database removed", "pgbouncer cannot connect to server": 08P01).
+ */
+const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH', 'EPIPE', '57P01', '57P02', '57P03', '53300']);
 export function isConnectionError(err: unknown): boolean {
   const e = err as { code?: string; message?: string } | null;
   if (!e) return false;
-  if (e.code && CONNECTION_CODES.has(e.code)) return true;
+  if (e.code && (CONNECTION_CODES.has(e.code) || /^08[0-9A-Z]{3}$/.test(e.code))) return true;
   return /Connection terminated|connection timeout|timeout expired|Client has encountered a connection error|is not currently accepting connections|Query read timeout/i.test(e.message ?? '');
 }
 
@@ -228,14 +236,27 @@ export async function openPostgres({
   });
   // Timeouts are SET on each new connection rather than sent as startup
   // parameters, which a pooler such as pgbouncer refuses. Behind a
-  // transaction pooler a SET lands on whichever server connection served it:
-  // there, set the same timeouts on the role too (DESIGN.md, Deployment).
-  const sessionSettings = [
-    statementTimeoutMs > 0 ? `set statement_timeout = ${Math.floor(statementTimeoutMs)}` : '',
-    lockTimeoutMs > 0 ? `set lock_timeout = ${Math.floor(lockTimeoutMs)}` : '',
-  ]
-    .filter(Boolean)
-    .join('; ');
+  // transaction pooler (a directUrl apart from url) a SET would land on
+  // whichever server connection served it and stay there for its next
+  // clients: then nothing is SET, and the timeouts belong to the role in the
+  // database, where every server connection the pooler opens gets them
+  // (pooledTimeoutsAdvice says so at start when they are missing).
+  const pooled = directUrl !== url;
+  const sessionSettings = pooled
+    ? ''
+    : [
+        statementTimeoutMs > 0 ? `set statement_timeout = ${Math.floor(statementTimeoutMs)}` : '',
+        lockTimeoutMs > 0 ? `set lock_timeout = ${Math.floor(lockTimeoutMs)}` : '',
+      ]
+        .filter(Boolean)
+        .join('; ');
+  if (pooled) {
+    // in the background: the database may not be up yet, which start-up handles
+    void pooledTimeoutsAdvice(directUrl, { statementTimeoutMs, lockTimeoutMs }, connectTimeoutMs).then(
+      (advice) => advice && log.warn({ database: 'pooled' }, advice),
+      () => undefined,
+    );
+  }
   const state = new DatabaseState(log);
   const knex: Knex = knexFactory({
     client: 'pg',
@@ -291,7 +312,7 @@ export async function openPostgres({
     }
   });
   enforceBudgets(knex);
-  const probe = readinessProbe(url, { statementTimeoutMs });
+  const probe = readinessProbe(url, { statementTimeoutMs: pooled ? 0 : statementTimeoutMs });
   return {
     knex,
     kind: 'postgres',
@@ -312,6 +333,47 @@ export async function openPostgres({
       await knex.destroy();
     },
   };
+}
+
+/**
+ * Behind a transaction pooler polyauth's connections carry no session
+ * settings, so its statement and lock timeouts must be the role's defaults
+ * in its database. Read over the direct connection (a fresh session shows
+ * exactly those defaults): undefined when they are at least as strict as
+ * configured, else one sentence with the statements that set them.
+ */
+export async function pooledTimeoutsAdvice(
+  directUrl: string,
+  want: { statementTimeoutMs: number; lockTimeoutMs: number },
+  connectTimeoutMs = 3000,
+): Promise<string | undefined> {
+  const c = new pg.Client({ connectionString: directUrl, connectionTimeoutMillis: connectTimeoutMs, types: pgTypes, application_name: 'polyauth-settings' });
+  c.on('error', () => undefined);
+  await c.connect();
+  try {
+    const { rows } = await c.query<{ name: string; setting: string; role: string; db: string }>(
+      `select name, setting, current_user as role, current_database() as db from pg_settings where name in ('statement_timeout', 'lock_timeout')`,
+    );
+    const missing: string[] = [];
+    for (const [name, wantMs] of [
+      ['statement_timeout', want.statementTimeoutMs],
+      ['lock_timeout', want.lockTimeoutMs],
+    ] as const) {
+      const have = Number(rows.find((r) => r.name === name)?.setting ?? 0); // ms; 0 = none
+      if (wantMs > 0 && (have === 0 || have > wantMs)) missing.push(`${name} = ${Math.floor(wantMs)}`);
+    }
+    if (missing.length === 0) return undefined;
+    const ident = (v: string) => `"${v.replace(/"/g, '""')}"`;
+    const { role, db } = rows[0]!;
+    return (
+      'DATABASE_URL goes through a pooler (DATABASE_DIRECT_URL is apart from it), so polyauth sets no session state on its pooled connections, ' +
+      `and this role has no timeouts of its own there: ${missing
+        .map((m) => `ALTER ROLE ${ident(role)} IN DATABASE ${ident(db)} SET ${m};`)
+        .join(' ')} (run as its owner or a superuser; the pooler's new server connections get them)`
+    );
+  } finally {
+    await c.end().catch(() => undefined);
+  }
 }
 
 /**
