@@ -121,7 +121,11 @@ async function run(mode, bouncer) {
     };
     const [evA, evB] = [await settled(a), await settled(b)];
     if (mode === 'direct') check(evA.at(-1) === 'feed back' && evB.at(-1) === 'feed back', `A and B log "feed back": caches on (A: ${evA.join(', ')}; B: ${evB.join(', ')})`);
-    else check([...evA, ...evB].every((e) => e === 'feed lost') && evA.length === 1 && evB.length === 1, `A and B log "feed lost" once: caches off (A: ${evA.join(', ')}; B: ${evB.join(', ')})`);
+    else {
+      check([...evA, ...evB].every((e) => e === 'feed lost') && evA.length === 1 && evB.length === 1, `A and B log "feed lost" once: caches off (A: ${evA.join(', ')}; B: ${evB.join(', ')})`);
+      const reason = JSON.parse(a.output.find((l) => /"event":"feed lost"/.test(l)) ?? '{}').reason ?? '';
+      check(/set DATABASE_DIRECT_URL/.test(reason), `the "feed lost" line says what to set (${reason})`);
+    }
 
     const client = await admin('client', 'create', '--name', `scale-out ${suffix}`);
     const basic = `Basic ${Buffer.from(`${client.id}:${client.secret}`).toString('base64')}`;

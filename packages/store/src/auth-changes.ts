@@ -174,9 +174,24 @@ export interface ListenerOptions {
   probe: (channel: string, payload: string) => Promise<unknown>;
   /** Time between round trips. */
   probeEveryMs?: number;
-  /** A round trip (or a sync barrier) not heard within this is a lost feed. */
+  /** A round trip (or a sync barrier) not heard within this is a lost feed: the connection is made again. */
   probeTimeoutMs?: number;
+  /**
+   * The caches are trusted only while a round trip sent at most this long
+   * ago has been heard: a listening connection that stalls without failing
+   * turns them off within this (a change committed meanwhile may not have
+   * been heard).
+   */
+  leaseMs?: number;
   maxBackoffMs?: number;
+  /**
+   * Wait before trying again when a LISTEN was accepted but its first round
+   * trip was never heard: what a transaction pooler does (each LISTEN would
+   * be left on one of its server connections).
+   */
+  deafBackoffMs?: number;
+  /** Added to the reason of that case (what the operator should set). */
+  deafHint?: string;
 }
 
 /**
@@ -191,14 +206,17 @@ export interface ListenerOptions {
  * with backoff, and the caches start over empty once a round trip succeeds.
  */
 export function startDedicatedListener(changes: AuthChanges, opts: ListenerOptions): { stop(): Promise<void> } {
-  const probeEveryMs = opts.probeEveryMs ?? 1_000;
+  const probeEveryMs = opts.probeEveryMs ?? 250;
   const probeTimeoutMs = opts.probeTimeoutMs ?? 2_000;
+  const leaseMs = opts.leaseMs ?? 1_000;
   const maxBackoff = opts.maxBackoffMs ?? 5_000;
+  const deafBackoff = opts.deafBackoffMs ?? 30_000;
   // one channel per process: only this listener hears its probes
   const channel = `polyauth_probe_${process.pid}_${randomBytes(6).toString('hex')}`;
   let stopped = false;
   let client: pg.Client | undefined;
   let timer: NodeJS.Timeout | undefined;
+  let leaseTimer: NodeJS.Timeout | undefined;
   let backoff = 100;
   let seq = 0;
   const waiters = new Map<string, () => void>();
@@ -213,6 +231,7 @@ export function startDedicatedListener(changes: AuthChanges, opts: ListenerOptio
   const down = (c: pg.Client, reason: string) => {
     if (c !== client) return;
     client = undefined;
+    clearTimeout(leaseTimer);
     changes.setLive(false, reason);
     c.removeAllListeners('notification');
     c.on('error', () => undefined); // a late socket error on a dropped client
@@ -242,15 +261,40 @@ export function startDedicatedListener(changes: AuthChanges, opts: ListenerOptio
     });
   };
 
-  /** A round trip now; live and the next one in probeEveryMs when heard, else the feed is lost. */
-  const probe = (c: pg.Client) => {
+  /**
+   * The caches are trusted until `sentAt + leaseMs` (performance.now() ms):
+   * what was committed before the round trip sent at `sentAt` has been
+   * heard. A later round trip heard in time extends it; none heard turns the
+   * caches off (the connection is kept: a late round trip turns them on
+   * again, one never heard within probeTimeoutMs drops the connection).
+   */
+  const lease = (c: pg.Client, sentAt: number) => {
+    const left = sentAt + leaseMs - performance.now();
+    if (left <= 0) return;
+    clearTimeout(leaseTimer);
+    changes.setLive(true, 'a NOTIFY sent to itself was heard');
+    leaseTimer = setTimeout(() => {
+      if (c === client) changes.setLive(false, `no NOTIFY sent to itself in the last ${leaseMs} ms has been heard yet`);
+    }, left);
+    leaseTimer.unref();
+  };
+
+  /** A round trip now, and the next in probeEveryMs when heard; one never heard is a lost feed. */
+  const probe = (c: pg.Client, first: boolean) => {
+    const sentAt = performance.now();
     void roundTrip((p) => opts.probe(channel, p)).then((ok) => {
       if (c !== client) return;
-      if (ok !== true) return down(c, ok);
+      if (ok !== true) {
+        // LISTEN accepted, yet its first round trip never heard: a transaction
+        // pooler; trying again at once would leave more LISTENs on its connections
+        const deaf = first && ok.startsWith('a NOTIFY sent to itself was not heard');
+        if (deaf) backoff = Math.max(backoff, deafBackoff);
+        return down(c, deaf && opts.deafHint ? `${ok} (${opts.deafHint})` : ok);
+      }
       backoff = 100;
-      changes.setLive(true, 'a NOTIFY sent to itself was heard');
+      lease(c, sentAt);
       schedule(() => {
-        if (c === client) probe(c);
+        if (c === client) probe(c, false);
       }, probeEveryMs);
     });
   };
@@ -312,7 +356,7 @@ export function startDedicatedListener(changes: AuthChanges, opts: ListenerOptio
       .then(
         () => {
           if (c !== client || stopped) return;
-          probe(c);
+          probe(c, true);
         },
         (err: Error) => down(c, `cannot listen: ${err.message}`),
       );
@@ -324,6 +368,7 @@ export function startDedicatedListener(changes: AuthChanges, opts: ListenerOptio
     async stop() {
       stopped = true;
       clearTimeout(timer);
+      clearTimeout(leaseTimer);
       changes.setBarrier(undefined);
       const c = client;
       client = undefined;

@@ -230,6 +230,10 @@ export async function openPostgres({
       listener = startDedicatedListener(authChanges, {
         url: directUrl,
         probe: (channel, payload) => knex.raw('select pg_notify(?, ?)', [channel, payload]),
+        deafHint:
+          directUrl === url
+            ? 'if DATABASE_URL is a transaction pooler such as pgbouncer in transaction mode, set DATABASE_DIRECT_URL to a direct connection; until then the caches stay off'
+            : 'DATABASE_DIRECT_URL must be a direct, session-mode connection, not a transaction pooler',
       });
     },
     open: () => knex.client.pool !== undefined, // knex.destroy() clears it

@@ -4,7 +4,7 @@
 // connections do not LISTEN, so they keep no session state for a pooler).
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import pg from 'pg';
-import { AUTH_CHANGED_CHANNEL, openPostgres, type Database } from '../src/index.ts';
+import { AUTH_CHANGED_CHANNEL, AuthChanges, openPostgres, startDedicatedListener, type Database } from '../src/index.ts';
 
 const DATABASE_URL = process.env.DATABASE_URL;
 
@@ -107,6 +107,37 @@ describe('change feed liveness by round trip (Postgres)', () => {
     } finally {
       proto.query = original;
       await db.close();
+    }
+  });
+
+  test('a listener that stops hearing without failing (a stalled backend) turns the caches off by its lease, before its connection is dropped', async () => {
+    const changes = new AuthChanges();
+    const states: Array<[boolean, string]> = [];
+    changes.watch((on, reason) => states.push([on, reason]));
+    const sender = new pg.Client({ connectionString: at(name) });
+    await sender.connect();
+    let deaf = false;
+    const listener = startDedicatedListener(changes, {
+      url: at(name),
+      // while deaf, the round trips go where the listener does not listen: what it hears of a stalled backend
+      probe: (channel, payload) => sender.query('select pg_notify($1, $2)', [deaf ? `${channel}_elsewhere` : channel, payload]),
+      probeEveryMs: 250,
+      leaseMs: 1000,
+      probeTimeoutMs: 4000,
+    });
+    try {
+      expect(await until(() => changes.live, 20_000)).toBe(true);
+      deaf = true;
+      expect(await until(() => !changes.live, 3_000)).toBe(true);
+      // off by the lease (no round trip sent in the last second heard), not by the drop after 4 s
+      expect(states.at(-1)![1]).toMatch(/in the last 1000 ms has been heard/);
+      deaf = false;
+      // the unheard round trip drops the connection; the next one is live again
+      expect(await until(() => changes.live, 20_000)).toBe(true);
+      expect(states.map(([on]) => on)).toEqual([true, false, true]);
+    } finally {
+      await listener.stop();
+      await sender.end();
     }
   });
 
