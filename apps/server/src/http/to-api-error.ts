@@ -1,5 +1,6 @@
 import { DeadlineExceededError, isConnectionError } from '../identity/database.ts';
 import { IdentityError } from '../identity/errors.ts';
+import { ServerStoppingError } from '../identity/passwords.ts';
 import { ApiError, fromIdentity, kindForStatus, NO_OPERATION, tooManyRequests, type IdentityDialect, type MatchedOperation } from './errors.ts';
 import { cutText } from '../identity/text.ts';
 import { HostileInputError } from './hostile-input.ts';
@@ -74,6 +75,13 @@ export function toApiError(
   if (err instanceof ApiError) return { error: err, internal: false };
   if (err instanceof IdentityError) return { error: fromIdentity(identity, err, op), internal: false };
   if (err instanceof HostileInputError) return { error: new ApiError('bad_request', err.message), internal: false };
+  if (err instanceof ServerStoppingError) {
+    return {
+      error: new ApiError('service_unavailable', 'The service is restarting; try again shortly.', { headers: { 'Retry-After': '1' } }),
+      internal: false,
+      unavailable: err.message,
+    };
+  }
   if (isDatabaseUnavailable(err)) {
     return {
       error: new ApiError('service_unavailable', 'The service is temporarily unavailable; try again shortly.', {

@@ -18,6 +18,14 @@ export function checkPasswordPolicy(password: string, minLength = MIN_PASSWORD_L
   }
 }
 
+/** A password check cut off because the server is stopping (its deadline passed): a 503, not a bug. */
+export class ServerStoppingError extends Error {
+  override name = 'ServerStoppingError';
+  constructor() {
+    super('the server is stopping');
+  }
+}
+
 /**
  * bcrypt hashing and comparison in a worker pool. Unknown users are compared
  * against a dummy hash of the same cost, so a login costs the same whether or
@@ -27,6 +35,7 @@ export class PasswordHasher {
   readonly cost: number;
   readonly #pool: Piscina<PasswordTask, string | boolean>;
   #dummyHash: Promise<string> | undefined;
+  #closing = false;
 
   constructor(opts: { cost: number; poolSize: number }) {
     this.cost = opts.cost;
@@ -43,11 +52,22 @@ export class PasswordHasher {
   }
 
   async hash(password: string): Promise<string> {
-    return (await this.#pool.run({ op: 'hash', password, cost: this.cost })) as string;
+    return (await this.#run({ op: 'hash', password, cost: this.cost })) as string;
   }
 
   async compare(password: string, hash: string): Promise<boolean> {
-    return (await this.#pool.run({ op: 'compare', password, hash })) as boolean;
+    return (await this.#run({ op: 'compare', password, hash })) as boolean;
+  }
+
+  async #run(task: PasswordTask): Promise<string | boolean> {
+    if (this.#closing) throw new ServerStoppingError();
+    try {
+      return await this.#pool.run(task);
+    } catch (err) {
+      // the pool was destroyed under it at the shutdown deadline
+      if (this.#closing) throw new ServerStoppingError();
+      throw err;
+    }
   }
 
   /** Burns the same time as a real comparison, for a user that does not exist. */
@@ -67,6 +87,7 @@ export class PasswordHasher {
   }
 
   async close(): Promise<void> {
+    this.#closing = true;
     await this.#pool.destroy();
   }
 }
