@@ -93,7 +93,7 @@ export function createServices(config: Config, db: Database, log: Logger, jwtSec
     maxEntries: config.tokens.cacheMaxEntries,
     changes: db.authChanges,
   });
-  const mailer = new Mailer({ ...config.mail, log, showLinks: config.env === 'development' });
+  const mailer = new Mailer({ ...config.mail, log });
   return {
     config,
     db,

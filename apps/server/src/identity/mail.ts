@@ -7,31 +7,23 @@ export interface Mail {
   to: string;
   subject: string;
   text: string;
-  /**
-   * The link the mail carries. It holds a live single-use token, so it is
-   * logged only when `showLinks` is on (NODE_ENV=development, mail to the
-   * outbox): never in production or tests.
-   */
-  link?: string;
 }
 
 /**
  * Sends mail with nodemailer: through SMTP_URL when set, otherwise into an
  * outbox directory of .eml files (mode 0600), so that a fresh `npm start`
- * needs no mail server. The log line names the recipient, subject and file;
- * the link itself (a live reset or verification token) only with
- * `showLinks` (development), never in production.
+ * needs no mail server. The log line names the recipient, subject and file,
+ * never what the mail says: its link holds a live single-use token, and no
+ * log line carries one, in development either (open the .eml file).
  */
 export class Mailer {
   readonly #transport: Transporter;
   readonly #from: string;
   readonly #log: Logger;
   readonly #outbox: string | undefined;
-  readonly #showLinks: boolean;
 
-  constructor(opts: { smtpUrl: string | undefined; from: string; outboxDir: string; log: Logger; showLinks?: boolean }) {
+  constructor(opts: { smtpUrl: string | undefined; from: string; outboxDir: string; log: Logger }) {
     this.#from = opts.from;
-    this.#showLinks = opts.showLinks ?? false;
     this.#log = opts.log;
     if (opts.smtpUrl) {
       this.#transport = nodemailer.createTransport(opts.smtpUrl);
@@ -48,8 +40,7 @@ export class Mailer {
       const { writeFile } = await import('node:fs/promises');
       const file = path.join(this.#outbox, `${Date.now()}-${info.messageId.replace(/[^a-zA-Z0-9.@-]/g, '')}.eml`);
       await writeFile(file, (info as unknown as { message: Buffer }).message, { mode: 0o600 });
-      const link = this.#showLinks && mail.link ? { link: mail.link } : {};
-      this.#log.info({ to: mail.to, subject: mail.subject, ...link, file }, 'mail written to the outbox');
+      this.#log.info({ to: mail.to, subject: mail.subject, file }, 'mail written to the outbox');
     } else {
       this.#log.info({ to: mail.to, subject: mail.subject }, 'mail sent');
     }

@@ -77,7 +77,6 @@ export class MailedLinks {
           `Somebody (hopefully you) asked to reset the password of the account "${user.username}".\n\n` +
           `To choose a new password, open this link within ${minutes} minutes:\n\n${link(token)}\n\n` +
           'The link works once. If you did not ask for it, ignore this mail: your password stays as it is.\n',
-        link: link(token),
       }),
       { userId: user.id, purpose: 'password_reset' },
     );
@@ -125,7 +124,6 @@ export class MailedLinks {
       text:
         `To confirm that ${user.email} is the address of the account "${user.username}", ` +
         `open this link within ${minutes} minutes:\n\n${link(token)}\n\nThe link works once.\n`,
-      link: link(token),
     });
     await this.#store.audit.write({ api: ctx.api, action: 'email.verify_request', actorUserId: user.id, targetUserId: user.id, ip: ctx.ip });
     return true;
