@@ -309,6 +309,28 @@ describe('the database cut, black-holed and locked under a running server (Postg
     expect(after.map((r) => r.status)).toEqual(Array(8).fill(200));
   });
 
+  test('a write that reaches a read-only server (a standby being promoted, 25006) is 503 and its connection dropped; writable again, writes succeed', async () => {
+    const terminate = () => admin.query('select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()', [dbName]);
+    await admin.query(`alter database ${dbName} set default_transaction_read_only = on`);
+    try {
+      await terminate();
+      // reads work on a read-only server: the pool is connected again (to it)
+      let read: Response | undefined;
+      for (let i = 0; i < 20 && read?.status !== 200; i++) read = await f.me(f.accessToken);
+      expect(read?.status).toBe(200);
+      const refused = await f.register();
+      await expectUnavailable(refused);
+    } finally {
+      await admin.query(`alter database ${dbName} reset default_transaction_read_only`);
+    }
+    // each read-only connection that meets a write is dropped: within the pool's size, writes succeed
+    const statuses: number[] = [];
+    for (let i = 0; i < 8 && statuses.at(-1) !== 201; i++) statuses.push((await f.register()).status);
+    expect(statuses.at(-1)).toBe(201);
+    expect(statuses.every((st) => st === 201 || st === 503)).toBe(true);
+    expect(lines.filter((l) => l.level >= 50)).toEqual([]);
+  });
+
   test('every pooled connection carries the statement and lock timeouts; a statement past its bound is cancelled and the pool carries on', async () => {
     // five transactions at once: five distinct pooled connections
     const seen = await Promise.all(

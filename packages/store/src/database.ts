@@ -68,9 +68,13 @@ export const DEFAULT_LOCK_TIMEOUT_MS = 2_000;
  * made": the socket's, the server shutting down or refusing (57P0x, 53300),
  * and SQLSTATE class 08 (connection exception), which is also how pgbouncer
  * answers when it cannot reach its server ("server login has been failing",
- * "database removed", "pgbouncer cannot connect to server": 08P01).
+ * "database removed", "pgbouncer cannot connect to server": 08P01). And
+ * 25006 (read-only transaction): during a failover a proxy may route a new
+ * connection to the standby while it is being promoted, whose writes fail
+ * until it is the primary; that is the database being away (503), not a
+ * fault of the request.
  */
-const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH', 'EPIPE', '57P01', '57P02', '57P03', '53300']);
+const CONNECTION_CODES = new Set(['25006', 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH', 'EPIPE', '57P01', '57P02', '57P03', '53300']);
 export function isConnectionError(err: unknown): boolean {
   const e = err as { code?: string; message?: string } | null;
   if (!e) return false;
@@ -303,9 +307,10 @@ export async function openPostgres({
   knex.on('query-error', (err: unknown, q: { __knexUid?: string }) => {
     if (!isConnectionError(err)) return;
     state.lost(err);
-    // A statement that got no answer in time leaves its connection busy:
-    // close it, so the pool drops it instead of queueing the next one behind.
-    if (/Query read timeout/.test((err as Error).message)) {
+    // A statement that got no answer in time leaves its connection busy, and
+    // one on a read-only server stays there: close it, so the pool drops it
+    // (a new connection goes wherever the proxy routes now).
+    if (/Query read timeout/.test((err as Error).message) || (err as { code?: string }).code === '25006') {
       const held = pool?.used?.find((r) => (r.resource as { __knexUid?: string }).__knexUid === q.__knexUid)?.resource as
         | { __knex__disposed?: unknown; connection?: { stream?: { destroy(): void } } }
         | undefined;
