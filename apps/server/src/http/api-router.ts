@@ -1,7 +1,5 @@
-import { readFileSync } from 'node:fs';
 import express, { type Request, type RequestHandler, type Response, type Router } from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
-import { parse as parseYaml } from 'yaml';
 import { DeadlineExceededError, RequestBudget, runWithBudget } from '../identity/database.ts';
 import { mounts, type ApiId, type Operations } from '@polyauth/api-types';
 import { specPath } from '../paths.ts';
@@ -14,6 +12,7 @@ import { refuseHostileInput, refuseHostilePath } from './hostile-input.ts';
 import { inFlightOf } from './in-flight.ts';
 import { setUnavailableReason } from './request-log.ts';
 import { series } from './series.ts';
+import { loadSpec } from './spec-cache.ts';
 import { toApiError } from './to-api-error.ts';
 
 /* ---------- types derived from openapi-typescript's `operations` ---------- */
@@ -241,7 +240,7 @@ function sendJson(res: Response, body: unknown): void {
 }
 
 export function buildApiRouter(def: Api, services: Services): Router {
-  const spec = parseYaml(readFileSync(def.specPath, 'utf8')) as Record<string, unknown>;
+  const spec = loadSpec(def.specPath);
   const handlerOf = def.bind(services);
   const router = express.Router({ strict: false, caseSensitive: true });
   const { config } = services;
