@@ -43,8 +43,9 @@ const DOCS_CSP = [
  * Builds the Express app: request id, log, metrics and security headers;
  * each API under its mount, longest mount first; the service routes
  * (health, metrics, specs, docs, /web) for their own paths only; and the
- * root API (mts-auth) last. No side effects: the
- * caller owns the database, the listener and the process signals.
+ * root API (mts-auth) last. No side effects (beyond the parsed-spec cache,
+ * http/spec-cache.ts): the caller owns the database, the listener and the
+ * process signals.
  */
 export function createApp(services: Services, opts: AppOptions): Express {
   const { config } = services;
