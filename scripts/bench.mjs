@@ -19,7 +19,10 @@
 //      bcrypt pool is saturated without an ever deeper queue);
 //  (e) with DATABASE_URL and pgbouncer installed (--store pgbouncer): each
 //      cheap row through pgbouncer in transaction mode against one instance,
-//      then two (connections split evenly), with the ratio 2 ÷ 1.
+//      then two (connections split evenly), with the ratio 2 ÷ 1, and what
+//      bounds it, measured: the cores each process (both instances,
+//      pgbouncer, every Postgres backend, the load generator, other work on
+//      the machine) kept busy meanwhile, from /proc.
 // Defaults (5 s runs after 1 s warm-up): both stores in ~5 minutes on an idle 2-core machine.
 // The server is the real one (`node apps/server/src/main.ts`, NODE_ENV=production,
 // LOG_LEVEL=warn) on a fresh embedded store in a temp dir, then, when
@@ -42,6 +45,7 @@
 // 1 when a target is missed.
 import './check-node.mjs';
 import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -417,6 +421,37 @@ async function benchStore(kind, modules, results) {
 
 // ---------------------------------------------------------------- scale-out
 
+const CLOCK_TICKS = 100; // USER_HZ: the unit of /proc/<pid>/stat's times on Linux
+
+/** CPU seconds (user + system, all threads) of a process from /proc, 0 when gone. */
+function cpuSecondsOf(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS; // utime, stime
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU seconds so far of `pids`, of every process named postgres, and of this process, with the wall clock. */
+function cpuNow(pids) {
+  let postgres = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === 'postgres') postgres += cpuSecondsOf(entry);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const self = process.cpuUsage();
+  // the whole machine: every CPU's busy time (all but idle and iowait), /proc/stat's first line
+  const [, ...ticks] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).map(Number);
+  const machine = (ticks.reduce((n, t) => n + t, 0) - ticks[3] - ticks[4]) / CLOCK_TICKS;
+  return { pids: pids.map(cpuSecondsOf), postgres, self: (self.user + self.system) / 1e6, machine, at: performance.now() / 1000 };
+}
+
 /**
  * Every cheap row through pgbouncer (transaction mode) on one fresh Postgres
  * database: first against one instance, then against two (the same
@@ -452,13 +487,23 @@ async function benchScaleOut(modules, results) {
       const made = await m.setup({ baseUrl: a.baseUrl, fixtures: fixtures[m.api], request: (...x) => request(a.baseUrl, ...x) });
       rows.push(...made.filter((r) => r.bound === 'route'));
     }
+    const cpu = { a: 0, b: 0, pgbouncer: 0, postgres: 0, load: 0, machine: 0, seconds: 0 };
     for (const row of rows) {
       const one = await load({ baseUrl: a.baseUrl, row, seconds: duration, connections: ROUTE_CONNECTIONS });
       const half = Math.max(1, ROUTE_CONNECTIONS / 2);
+      const before = cpuNow([a.pid, b.pid, bouncer.pid]);
       const [ra, rb] = await Promise.all([
         load({ baseUrl: a.baseUrl, row, seconds: duration, connections: half }),
         load({ baseUrl: b.baseUrl, row, seconds: duration, connections: half }),
       ]);
+      const after = cpuNow([a.pid, b.pid, bouncer.pid]);
+      cpu.a += after.pids[0] - before.pids[0];
+      cpu.b += after.pids[1] - before.pids[1];
+      cpu.pgbouncer += after.pids[2] - before.pids[2];
+      cpu.postgres += after.postgres - before.postgres;
+      cpu.load += after.self - before.self;
+      cpu.machine += after.machine - before.machine;
+      cpu.seconds += after.at - before.at;
       const two = { ...combine([ra, rb]), rps: ra.rps + rb.rps, valid: one.valid && ra.valid && rb.valid, problems: [...ra.problems, ...rb.problems] };
       const ratio = one.valid && two.valid && one.rps ? two.rps / one.rps : undefined;
       results.push({ store: label, name: `${row.name}, 1 instance`, kind: 'route', ...one });
@@ -468,11 +513,28 @@ async function benchScaleOut(modules, results) {
           `(${fmt(ra.rps, 1)} + ${fmt(rb.rps, 1)}, p99 ${two.p99} ms): ${ratio === undefined ? 'INVALID' : `${fmt(ratio, 2)}×`}`,
       );
     }
+    // What bounds it, measured: the cores each process kept busy while two instances ran
+    const cores = availableParallelism();
+    const busy = (cpuSeconds) => (cpu.seconds > 0 ? cpuSeconds / cpu.seconds : 0);
+    const parts = [
+      ['instance A', busy(cpu.a)],
+      ['instance B', busy(cpu.b)],
+      ['pgbouncer', busy(cpu.pgbouncer)],
+      ['Postgres (every backend)', busy(cpu.postgres)],
+      ['the load generator', busy(cpu.load)],
+    ];
+    const ours = parts.reduce((n, [, c]) => n + c, 0);
+    const machine = busy(cpu.machine);
+    parts.push(['other work on the machine', Math.max(0, machine - ours)]);
+    const [busiest, busiestCores] = [...parts].sort((x, y) => y[1] - x[1])[0];
     console.log(
-      `  What bounds it: on ${availableParallelism()} cores, the machine. The instances, pgbouncer, Postgres and the load ` +
-        'generator share the same CPUs, so two instances cannot double what one gets: a ratio above 1× shows how much CPU one ' +
-        "instance's single event loop left idle (or, on a machine shared with other work, the bigger share of a contended CPU " +
-        'that two processes get); the sum stays bounded by the cores, and by Postgres once it has cores of its own.',
+      `  What bounds it, measured over the two-instance runs (cores kept busy): ${parts.map(([n, c]) => `${n} ${fmt(c, 2)}`).join(', ')}; ` +
+        `${fmt(machine, 2)} of ${cores} cores in all. ` +
+        (machine >= cores * 0.9
+          ? 'The machine bounds it: every core was busy, shared by the instances, pgbouncer, Postgres, the load generator and any other work, so a second instance can only take CPU from the others.'
+          : busiestCores >= 0.9
+            ? `${busiest} bounds it: it kept a whole core busy while the machine had cores to spare.`
+            : 'Neither the cores nor one process was saturated: the rows are bound by waiting (round trips to Postgres through pgbouncer).'),
     );
   } finally {
     for (const s of [a, b]) {

@@ -109,6 +109,7 @@ export async function startPgbouncer({ postgresUrl, poolSize = 10 }) {
   }
   return {
     port,
+    pid: child.pid,
     /** postgresUrl with its host and port replaced by pgbouncer's and its database by `database`. */
     urlFor(database) {
       const u = new URL(postgresUrl);
