@@ -59,8 +59,13 @@ interface SocketState {
   bytesAtIdle: number;
 }
 
-/** A socket idle (between requests) for this long while draining is closed. */
-export const IDLE_GRACE_MS = 300;
+/**
+ * A socket idle (between requests) for this long while draining is closed.
+ * Long enough for a client on a loaded machine to send its next request on
+ * a connection it just got an answer on; short enough that a stop with idle
+ * keep-alive clients still ends about a second after the last answer.
+ */
+export const IDLE_GRACE_MS = 1_000;
 
 export interface Drainer {
   /** Stops accepting and answers what was read; true when every connection closed by `deadline` (performance.now() ms). */
@@ -106,11 +111,20 @@ export function trackConnections(server: Server): Drainer {
     });
   });
 
+  const idle = (socket: Socket, state: SocketState) => state.active === 0 && socket.bytesRead === state.bytesAtIdle;
   const sweep = (now: number) => {
-    for (const [socket, state] of sockets) {
-      if (state.active > 0 || socket.bytesRead !== state.bytesAtIdle) continue;
-      if (now - state.idleSince >= IDLE_GRACE_MS) socket.destroy();
-    }
+    const due: Socket[] = [];
+    for (const [socket, state] of sockets) if (idle(socket, state) && now - state.idleSince >= IDLE_GRACE_MS) due.push(socket);
+    if (due.length === 0) return;
+    // Closed after this turn's I/O has been read (setImmediate runs after the
+    // poll phase): a request whose bytes reached the kernel while this
+    // process was busy is read and answered, not reset with the socket.
+    setImmediate(() => {
+      for (const socket of due) {
+        const state = sockets.get(socket);
+        if (state && idle(socket, state)) socket.destroy();
+      }
+    });
   };
 
   return {
