@@ -14,12 +14,14 @@ const LOCKOUT = 120;
 const DATABASE_URL = process.env.DATABASE_URL;
 
 /** bcrypt comparisons made by a server (the dummy compare for unknown users included). */
-function countCompares(srv: TestServer): { readonly count: number } {
+/** Counts password compares; while `gate` is set, each compare waits for it first. */
+function countCompares(srv: TestServer): { readonly count: number; gate: Promise<void> | undefined } {
   const passwords = srv.services.passwords;
   const compare = passwords.compare.bind(passwords);
-  const counter = { count: 0 };
+  const counter = { count: 0, gate: undefined as Promise<void> | undefined };
   passwords.compare = async (password: string, hash: string) => {
     counter.count += 1;
+    if (counter.gate) await counter.gate;
     return compare(password, hash);
   };
   return counter;
@@ -134,7 +136,7 @@ const wrong = (base: string, identifier: string, n: number) =>
 
 describe('one server: parallel guesses never pass the limit', () => {
   let srv: TestServer;
-  let compares: { readonly count: number };
+  let compares: { readonly count: number; gate: Promise<void> | undefined };
 
   beforeAll(async () => {
     srv = await startServer({
@@ -175,7 +177,23 @@ describe('one server: parallel guesses never pass the limit', () => {
     test(`10 right passwords at once: ${LIMIT} compared and let in, the rest 429 with a 1 s Retry-After (no lock), and the next one gets in`, async () => {
       const u = await newUser(srv);
       const before = compares.count;
-      const responses = await Promise.all(Array.from({ length: 10 }, () => api.attempt(srv.baseUrl, u.username, PASSWORD)));
+      // the compares let in are held until the others have been answered, as
+      // when all ten arrive before any compare ends (a fast compare on a slow
+      // machine could otherwise free its place for a late one)
+      let release!: () => void;
+      compares.gate = new Promise<void>((r) => (release = r));
+      const safety = setTimeout(() => release(), 20_000);
+      let refused = 0;
+      const responses = await Promise.all(
+        Array.from({ length: 10 }, () =>
+          api.attempt(srv.baseUrl, u.username, PASSWORD).then((r) => {
+            if (r.status === 429 && (refused += 1) === 10 - LIMIT) release();
+            return r;
+          }),
+        ),
+      );
+      clearTimeout(safety);
+      compares.gate = undefined;
       const statuses = responses.map((r) => r.status);
       expect(statuses.filter((x) => x === 200)).toHaveLength(LIMIT);
       expect(statuses.filter((x) => x === 429)).toHaveLength(10 - LIMIT);
@@ -259,7 +277,7 @@ describe('one server: parallel guesses never pass the limit', () => {
 
 describe('one server: the per-address limit is just as exact', () => {
   let srv: TestServer;
-  let compares: { readonly count: number };
+  let compares: { readonly count: number; gate: Promise<void> | undefined };
   const IP_LIMIT = 10;
 
   beforeAll(async () => {
