@@ -192,6 +192,8 @@ export interface ListenerOptions {
   deafBackoffMs?: number;
   /** Added to the reason of that case (what the operator should set). */
   deafHint?: string;
+  /** Called when that case is seen: the pool goes through a transaction pooler. */
+  onDeaf?: () => void;
 }
 
 /**
@@ -244,20 +246,32 @@ export function startDedicatedListener(changes: AuthChanges, opts: ListenerOptio
   const roundTrip = (send: (payload: string) => Promise<unknown>): Promise<true | string> => {
     const payload = String((seq += 1));
     return new Promise((resolve) => {
+      let sent = false;
       const t = setTimeout(() => {
         waiters.delete(payload);
-        resolve(`a NOTIFY sent to itself was not heard within ${probeTimeoutMs} ms`);
+        // not sent yet: the pool had no connection for it (the database or
+        // the pooler is away), which says nothing about the listener
+        resolve(
+          sent
+            ? `a NOTIFY sent to itself was not heard within ${probeTimeoutMs} ms`
+            : `the round trip NOTIFY could not be sent within ${probeTimeoutMs} ms`,
+        );
       }, probeTimeoutMs);
       waiters.set(payload, () => {
         clearTimeout(t);
         waiters.delete(payload);
         resolve(true);
       });
-      send(payload).catch((err: Error) => {
-        clearTimeout(t);
-        waiters.delete(payload);
-        resolve(`the round trip NOTIFY failed: ${err.message}`);
-      });
+      send(payload).then(
+        () => {
+          sent = true;
+        },
+        (err: Error) => {
+          clearTimeout(t);
+          waiters.delete(payload);
+          resolve(`the round trip NOTIFY failed: ${err.message}`);
+        },
+      );
     });
   };
 
@@ -288,7 +302,10 @@ export function startDedicatedListener(changes: AuthChanges, opts: ListenerOptio
         // LISTEN accepted, yet its first round trip never heard: a transaction
         // pooler; trying again at once would leave more LISTENs on its connections
         const deaf = first && ok.startsWith('a NOTIFY sent to itself was not heard');
-        if (deaf) backoff = Math.max(backoff, deafBackoff);
+        if (deaf) {
+          backoff = Math.max(backoff, deafBackoff);
+          opts.onDeaf?.();
+        }
         return down(c, deaf && opts.deafHint ? `${ok} (${opts.deafHint})` : ok);
       }
       backoff = 100;

@@ -132,7 +132,7 @@ function knexLog(log: DatabaseLog): Knex.Config['log'] {
 }
 
 /** A dedicated connection for readiness, outside the pool. */
-function readinessProbe(url: string, settings: { statementTimeoutMs: number }) {
+function readinessProbe(url: string, settings: { statementTimeoutMs: () => number }) {
   let client: Promise<pg.Client> | undefined;
   const drop = (c: Promise<pg.Client> | undefined) => {
     if (!c || c !== client) return;
@@ -155,7 +155,8 @@ function readinessProbe(url: string, settings: { statementTimeoutMs: number }) {
       types: pgTypes,
     });
     const p = conn.connect().then(async () => {
-      if (settings.statementTimeoutMs > 0) await conn.query(`set statement_timeout = ${settings.statementTimeoutMs}`);
+      const ms = settings.statementTimeoutMs();
+      if (ms > 0) await conn.query(`set statement_timeout = ${ms}`);
       return conn;
     });
     conn.on('error', () => drop(p));
@@ -234,6 +235,8 @@ export async function openPostgres({
       listener = startDedicatedListener(authChanges, {
         url: directUrl,
         probe: (channel, payload) => knex.raw('select pg_notify(?, ?)', [channel, payload]),
+        // a pooler after all: no more session settings on new pooled connections
+        onDeaf: () => (settingsOff = true),
         deafHint:
           directUrl === url
             ? 'if DATABASE_URL is a transaction pooler such as pgbouncer in transaction mode, set DATABASE_DIRECT_URL to a direct connection; until then the caches stay off'
@@ -250,6 +253,9 @@ export async function openPostgres({
   // database, where every server connection the pooler opens gets them
   // (pooledTimeoutsAdvice says so at start when they are missing).
   const pooled = directUrl !== url;
+  // set once the change feed finds DATABASE_URL to be a transaction pooler
+  // though no DATABASE_DIRECT_URL said so (the feed's onDeaf, below)
+  let settingsOff = false;
   const sessionSettings = pooled
     ? ''
     : [
@@ -259,11 +265,26 @@ export async function openPostgres({
         .filter(Boolean)
         .join('; ');
   if (pooled) {
-    // in the background: the database may not be up yet, which start-up handles
-    void pooledTimeoutsAdvice(directUrl, { statementTimeoutMs, lockTimeoutMs }, connectTimeoutMs).then(
-      (advice) => advice && log.warn({ database: 'pooled' }, advice),
-      () => undefined,
-    );
+    // In the background (the database may not be up yet, which start-up
+    // handles), tried a few times: a start on a busy machine can outlast a
+    // connection attempt. One line either way.
+    void (async () => {
+      let failure = '';
+      for (let attempt = 0; attempt < 3; attempt += 1) {
+        if (attempt > 0) await new Promise((r) => setTimeout(r, 5_000).unref());
+        try {
+          const advice = await pooledTimeoutsAdvice(directUrl, { statementTimeoutMs, lockTimeoutMs }, connectTimeoutMs);
+          if (advice) log.warn({ database: 'pooled' }, advice);
+          return;
+        } catch (err) {
+          failure = reasonOf(err);
+        }
+      }
+      log.warn(
+        { database: 'pooled', reason: failure },
+        'DATABASE_URL goes through a pooler, so polyauth sets no session state on its pooled connections; the role\'s own statement and lock timeouts could not be read over DATABASE_DIRECT_URL: make sure they are set (ALTER ROLE … IN DATABASE … SET statement_timeout, lock_timeout)',
+      );
+    })();
   }
   const state = new DatabaseState(log);
   const knex: Knex = knexFactory({
@@ -293,7 +314,7 @@ export async function openPostgres({
           syncAfterWrites(conn, authChanges);
           done(null, conn);
         };
-        if (!sessionSettings) return ready();
+        if (!sessionSettings || settingsOff) return ready();
         conn.query(sessionSettings).then(ready, (err: Error) => done(err, conn));
       },
     },
@@ -321,7 +342,7 @@ export async function openPostgres({
     }
   });
   enforceBudgets(knex);
-  const probe = readinessProbe(url, { statementTimeoutMs: pooled ? 0 : statementTimeoutMs });
+  const probe = readinessProbe(url, { statementTimeoutMs: () => (pooled || settingsOff ? 0 : statementTimeoutMs) });
   return {
     knex,
     kind: 'postgres',
