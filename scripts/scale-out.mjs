@@ -288,7 +288,19 @@ async function run(mode, bouncer) {
         await su.query('select pg_terminate_backend(pid) from pg_stat_activity where datname = $1', [db.name]);
         const during = [];
         for (const srv of [a, b, a, b]) during.push(await register(srv, `${unique('refused')}@example.com`));
+        // long enough for the change feed's reconnect backoff to reach its 5 s cap
+        await new Promise((r) => setTimeout(r, 7_000));
+        const linesBefore = a.output.length;
         await su.query(`alter database ${db.name} allow_connections true`);
+        if (mode === 'direct') {
+          const feedBack = await within(3000, async () => {
+            if (a.output.slice(linesBefore).some((l) => /"event":"feed back"/.test(l))) return true;
+            await call(a.baseUrl, 'GET', '/healthz'); // keep the pool's traffic going: the database is seen back
+            await register(a, `${unique('poke')}@example.com`);
+            return false;
+          });
+          check(feedBack !== undefined && feedBack <= 3000, `A's change feed is back with the database, not at the end of its backoff (${feedBack ?? 'not'} ms after logins were allowed; bound 3000 ms)`);
+        }
         check(
           during.every((r) => r.status === 503 && r.json?.error === 'service_unavailable'),
           `registrations while the database refuses pgbouncer's logins: 503 service_unavailable, never 500 (${during.map((r) => r.status).join(', ')})`,

@@ -207,12 +207,14 @@ export interface ListenerOptions {
  * check goes to the database), the connection is dropped and made again
  * with backoff, and the caches start over empty once a round trip succeeds.
  */
-export function startDedicatedListener(changes: AuthChanges, opts: ListenerOptions): { stop(): Promise<void> } {
+export function startDedicatedListener(changes: AuthChanges, opts: ListenerOptions): { stop(): Promise<void>; databaseBack(): void } {
   const probeEveryMs = opts.probeEveryMs ?? 250;
   const probeTimeoutMs = opts.probeTimeoutMs ?? 2_000;
   const leaseMs = opts.leaseMs ?? 1_000;
   const maxBackoff = opts.maxBackoffMs ?? 5_000;
-  const deafBackoff = opts.deafBackoffMs ?? 30_000;
+  let deafWait = opts.deafBackoffMs ?? 30_000;
+  /** Waiting out a pooler's wait: the database coming back does not cut it short. */
+  let deafPending = false;
   // one channel per process: only this listener hears its probes
   const channel = `polyauth_probe_${process.pid}_${randomBytes(6).toString('hex')}`;
   let stopped = false;
@@ -303,16 +305,22 @@ export function startDedicatedListener(changes: AuthChanges, opts: ListenerOptio
         // pooler; trying again at once would leave more LISTENs on its connections
         const deaf = first && ok.startsWith('a NOTIFY sent to itself was not heard');
         if (deaf) {
-          backoff = Math.max(backoff, deafBackoff);
+          // each try leaves a LISTEN on one of the pooler's connections: the
+          // wait doubles with each (30 s, 1 min, 2 min … at most an hour)
+          backoff = Math.max(backoff, deafWait);
+          deafWait = Math.min(deafWait * 2, 3_600_000);
+          deafPending = true;
           opts.onDeaf?.();
         }
         return down(c, deaf && opts.deafHint ? `${ok} (${opts.deafHint})` : ok);
       }
       backoff = 100;
       lease(c, sentAt);
+      // a slow round trip leaves little of its lease: the next one soon
+      const left = sentAt + leaseMs - performance.now();
       schedule(() => {
         if (c === client) probe(c, false);
-      }, probeEveryMs);
+      }, Math.max(0, Math.min(probeEveryMs, left / 2)));
     });
   };
 
@@ -346,6 +354,7 @@ export function startDedicatedListener(changes: AuthChanges, opts: ListenerOptio
 
   const connect = () => {
     if (stopped) return;
+    deafPending = false;
     const c = new pg.Client({
       connectionString: opts.url,
       connectionTimeoutMillis: 3000,
@@ -382,6 +391,17 @@ export function startDedicatedListener(changes: AuthChanges, opts: ListenerOptio
   changes.setBarrier(barrier);
   connect();
   return {
+    /**
+     * The pool reached the database again after an outage: a listener
+     * waiting out its backoff tries now, so the caches return with the
+     * database instead of up to maxBackoffMs later (not after a pooler was
+     * found: that wait stands).
+     */
+    databaseBack() {
+      if (stopped || client || deafPending) return;
+      backoff = 100;
+      schedule(connect, 0);
+    },
     async stop() {
       stopped = true;
       clearTimeout(timer);

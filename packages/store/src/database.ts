@@ -101,8 +101,10 @@ class DatabaseState {
   #down: { since: number } | undefined;
   #lastFailure = 0;
   readonly #log: DatabaseLog;
-  constructor(log: DatabaseLog) {
+  readonly #onBack: (() => void) | undefined;
+  constructor(log: DatabaseLog, onBack?: () => void) {
     this.#log = log;
+    this.#onBack = onBack;
   }
   lost(err: unknown): void {
     this.#lastFailure = Date.now();
@@ -115,6 +117,7 @@ class DatabaseState {
     const downMs = Date.now() - this.#down.since;
     this.#down = undefined;
     this.#log.info({ database: 'back', downMs }, 'database back');
+    this.#onBack?.();
   }
 }
 
@@ -229,7 +232,7 @@ export async function openPostgres({
   // be a transaction pooler: a write's result is held back until the
   // listener has heard everything committed before it (syncAfterWrites), so
   // this process's caches know of its own changes before the caller does.
-  let listener: { stop(): Promise<void> } | undefined;
+  let listener: { stop(): Promise<void>; databaseBack(): void } | undefined;
   const authChanges: AuthChanges = new AuthChanges({
     onFirstSubscribe: () => {
       listener = startDedicatedListener(authChanges, {
@@ -286,7 +289,8 @@ export async function openPostgres({
       );
     })();
   }
-  const state = new DatabaseState(log);
+  // back from an outage: the change feed reconnects now, not at the end of its backoff
+  const state = new DatabaseState(log, () => listener?.databaseBack());
   const knex: Knex = knexFactory({
     client: 'pg',
     connection: {
