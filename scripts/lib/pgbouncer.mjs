@@ -107,23 +107,21 @@ export async function startPgbouncer({ postgresUrl, poolSize = 10 }) {
     await stop();
     throw err;
   }
+  /** postgresUrl with its host and port replaced by pgbouncer's and its database by `database`. */
+  const urlFor = (database) => {
+    const u = new URL(postgresUrl);
+    u.hostname = '127.0.0.1';
+    u.port = String(port);
+    u.pathname = `/${database}`;
+    return u.toString();
+  };
   return {
     port,
     pid: child.pid,
-    /** postgresUrl with its host and port replaced by pgbouncer's and its database by `database`. */
-    urlFor(database) {
-      const u = new URL(postgresUrl);
-      u.hostname = '127.0.0.1';
-      u.port = String(port);
-      u.pathname = `/${database}`;
-      return u.toString();
-    },
+    urlFor,
     async console(command) {
-      const u = new URL(postgresUrl);
-      u.hostname = '127.0.0.1';
-      u.port = String(port);
-      u.pathname = '/pgbouncer';
-      const c = new pg.Client({ connectionString: u.toString(), connectionTimeoutMillis: 3000 });
+      // the admin console is pgbouncer's database named pgbouncer
+      const c = new pg.Client({ connectionString: urlFor('pgbouncer'), connectionTimeoutMillis: 3000 });
       await c.connect();
       try {
         // the admin console speaks the simple query protocol only

@@ -283,16 +283,18 @@ export function startDedicatedListener(changes: AuthChanges, opts: ListenerOptio
    * heard. A later round trip heard in time extends it; none heard turns the
    * caches off (the connection is kept: a late round trip turns them on
    * again, one never heard within probeTimeoutMs drops the connection).
+   * Returns what is left of it, ms (0 or less: none).
    */
-  const lease = (c: pg.Client, sentAt: number) => {
+  const lease = (c: pg.Client, sentAt: number): number => {
     const left = sentAt + leaseMs - performance.now();
-    if (left <= 0) return;
+    if (left <= 0) return left;
     clearTimeout(leaseTimer);
     changes.setLive(true, 'a NOTIFY sent to itself was heard');
     leaseTimer = setTimeout(() => {
       if (c === client) changes.setLive(false, `no NOTIFY sent to itself in the last ${leaseMs} ms has been heard yet`);
     }, left);
     leaseTimer.unref();
+    return left;
   };
 
   /** A round trip now, and the next in probeEveryMs when heard; one never heard is a lost feed. */
@@ -315,9 +317,8 @@ export function startDedicatedListener(changes: AuthChanges, opts: ListenerOptio
         return down(c, deaf && opts.deafHint ? `${ok} (${opts.deafHint})` : ok);
       }
       backoff = 100;
-      lease(c, sentAt);
       // a slow round trip leaves little of its lease: the next one soon
-      const left = sentAt + leaseMs - performance.now();
+      const left = lease(c, sentAt);
       schedule(() => {
         if (c === client) probe(c, false);
       }, Math.max(0, Math.min(probeEveryMs, left / 2)));
