@@ -1,5 +1,7 @@
 // jest 30, ESM, TypeScript through @swc/jest. Run with
 // NODE_OPTIONS=--experimental-vm-modules (PGlite is ESM and loads WASM).
+import { availableParallelism } from 'node:os';
+
 const transform = {
   '^.+\\.(t|j)sx?$': [
     '@swc/jest',
@@ -36,4 +38,8 @@ export default {
   // A deadline for a hung test only, never the thing that decides pass or fail
   // on a loaded machine: a slow machine runs the suite slower, not redder.
   testTimeout: 300_000,
+  // jest's default (one worker per core but one) gives a 2-core machine one
+  // worker, and its files then run one at a time while their servers, CLIs
+  // and bcrypt threads wait: two there, the default elsewhere.
+  maxWorkers: Math.max(2, availableParallelism() - 1),
 };
