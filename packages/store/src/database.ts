@@ -7,6 +7,7 @@ import pg from 'pg';
 import { AUTH_CHANGED_CHANNEL, AuthChanges, startDedicatedListener, syncAfterWrites } from './auth-changes.ts';
 import { lockDataDir } from './data-dir-lock.ts';
 import { pgTypes } from './pg-types.ts';
+import { ConnectTimeouts } from './connect-timeouts.ts';
 import { enforceBudgets } from './deadline.ts';
 import { migrationNames, migrationSource } from './migrations/index.ts';
 
@@ -55,7 +56,11 @@ export interface PostgresOptions {
   lockTimeoutMs?: number;
   /** Longest wait for a pooled connection outside a request's deadline, ms. */
   acquireTimeoutMs?: number;
-  /** Longest wait for a new connection to be set up, ms. */
+  /**
+   * Longest wait for a new connection to be set up, ms. While the database
+   * is known to be down, only one attempt at a time waits this long; the
+   * others give up sooner (see connect-timeouts.ts).
+   */
   connectTimeoutMs?: number;
   log?: DatabaseLog;
 }
@@ -102,15 +107,22 @@ class DatabaseState {
   #lastFailure = 0;
   readonly #log: DatabaseLog;
   readonly #onBack: (() => void) | undefined;
-  constructor(log: DatabaseLog, onBack?: () => void) {
+  readonly #onLost: (() => void) | undefined;
+  constructor(log: DatabaseLog, onBack?: () => void, onLost?: () => void) {
     this.#log = log;
     this.#onBack = onBack;
+    this.#onLost = onLost;
+  }
+  /** Lost, and not back yet. */
+  get down(): boolean {
+    return this.#down !== undefined;
   }
   lost(err: unknown): void {
     this.#lastFailure = Date.now();
     if (this.#down) return;
     this.#down = { since: this.#lastFailure };
     this.#log.warn({ database: 'lost', reason: reasonOf(err) }, 'database lost');
+    this.#onLost?.();
   }
   back(): void {
     if (!this.#down || Date.now() - this.#lastFailure < 1000) return;
@@ -289,18 +301,40 @@ export async function openPostgres({
       );
     })();
   }
-  // back from an outage: the change feed reconnects now, not at the end of its backoff
-  const state = new DatabaseState(log, () => listener?.databaseBack());
+  // each new pooled connection's connect timeout (see below)
+  const timeouts = new ConnectTimeouts(connectTimeoutMs);
+  const state = new DatabaseState(
+    log,
+    // back from an outage: the change feed reconnects now, not at the end of its backoff
+    () => listener?.databaseBack(),
+    // lost: set-up times from before no longer tell how slow the database is
+    () => timeouts.lost(),
+  );
+  const connection = {
+    connectionString: url,
+    keepAlive: true,
+    types: pgTypes,
+    // A backstop for a database that stops answering without closing the
+    // connection (the server-side timeouts cannot fire then).
+    ...(statementTimeoutMs > 0 ? { query_timeout: statementTimeoutMs + 2000 } : {}),
+  };
+  // Each new pooled connection's connect timeout is decided when the pool
+  // requests it (its 'createRequest' event, below): the full one, or a
+  // shorter one while the database is known to be down (connect-timeouts.ts).
+  // knex asks this provider for the settings of a new connection whenever
+  // the previous settings' expirationChecker says they expired, which is
+  // exactly when a decision is waiting: at the start of that connection's
+  // creation, right after the event. (knex also asks the checker when it
+  // hands out a pooled connection, and drops the connection if it says
+  // "expired": it never does then, a decision being taken at once.)
+  let decided: number | undefined;
+  const expirationChecker = () => decided !== undefined;
   const knex: Knex = knexFactory({
     client: 'pg',
-    connection: {
-      connectionString: url,
-      connectionTimeoutMillis: connectTimeoutMs,
-      keepAlive: true,
-      types: pgTypes,
-      // A backstop for a database that stops answering without closing the
-      // connection (the server-side timeouts cannot fire then).
-      ...(statementTimeoutMs > 0 ? { query_timeout: statementTimeoutMs + 2000 } : {}),
+    connection: async () => {
+      const connectionTimeoutMillis = decided ?? connectTimeoutMs;
+      decided = undefined;
+      return { ...connection, connectionTimeoutMillis, expirationChecker };
     },
     pool: {
       min: 0,
@@ -312,8 +346,19 @@ export async function openPostgres({
       // after the database was back.
       propagateCreateError: false,
       createRetryIntervalMillis: 100,
+      // the pool's own bound of an attempt: the full timeout (a shorter
+      // one, while the database is down, is the driver's)
       createTimeoutMillis: connectTimeoutMs,
       afterCreate: (conn: pg.Client, done: (err: Error | null, conn: pg.Client) => void) => {
+        // A pooled connection that dies idle (the server gone, the primary's
+        // postmaster killed) says the database is down as a failed statement
+        // would: the attempts that replace it get the outage's connect
+        // timeouts from the start (connect-timeouts.ts). Its first error
+        // only: a server that closes an idle session on purpose (57P05)
+        // sends its reason first, then pg reports the close.
+        conn.once('error', (err) => {
+          if (isConnectionError(err)) state.lost(err);
+        });
         const ready = () => {
           syncAfterWrites(conn, authChanges);
           done(null, conn);
@@ -326,8 +371,15 @@ export async function openPostgres({
     log: knexLog(log),
   });
   const pool = (knex.client as { pool?: { on(event: string, fn: (...args: unknown[]) => void): void; used?: Array<{ resource: unknown }> } }).pool;
-  pool?.on('createFail', (_id, err) => state.lost(err));
-  pool?.on('createSuccess', () => state.back());
+  pool?.on('createRequest', (id) => (decided = timeouts.start(id, state.down)));
+  pool?.on('createFail', (id, err) => {
+    timeouts.end(id, false);
+    state.lost(err);
+  });
+  pool?.on('createSuccess', (id) => {
+    timeouts.end(id, true);
+    state.back();
+  });
   knex.on('query-response', () => state.back());
   knex.on('query-error', (err: unknown, q: { __knexUid?: string }) => {
     if (!isConnectionError(err)) return;

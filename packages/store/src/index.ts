@@ -9,6 +9,7 @@ import { tokensRepo } from './repos/tokens.ts';
 import { usersRepo, type UsersRepoOptions } from './repos/users.ts';
 
 export * from './auth-changes.ts';
+export * from './connect-timeouts.ts';
 export * from './database.ts';
 export * from './deadline.ts';
 export * from './repos/audit.ts';
