@@ -15,13 +15,14 @@
  * while it starts, can be slow for reasons of its own.
  *
  * Why: during a failover behind HAProxy, an attempt routed to the dead
- * primary is neither refused nor answered, HAProxy holds it while it
+ * primary is neither refused nor answered: HAProxy holds it while it
  * retries that server (about a second per retry), for about 3 s. The pool
  * (knex over tarn) starts no new attempt while its slots are taken by
  * pending ones, so the attempts started at the kill held every slot past the
  * moment HAProxy switched to the new primary, and requests waited for them to
- * time out: 0.6–2.2 s beyond the switch. With short attempts, a slot frees
- * within about half a second and the next attempt reaches the new primary.
+ * time out (up to 2.2 s beyond the switch in `npm run test:failover`). With
+ * short attempts a slot frees within 0.6 s, and the next attempt reaches the
+ * new primary (docs/DECISIONS.md, "Database outages and failover").
  */
 export const OUTAGE_CONNECT_TIMEOUT_MS = 500;
 /** An outage timeout is at least this many times the slowest set-up since the loss. */
