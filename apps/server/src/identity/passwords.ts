@@ -1,7 +1,6 @@
 import bcrypt from 'bcryptjs';
 import { Piscina } from 'piscina';
 import { IdentityError } from './errors.ts';
-import type { PasswordTask } from './password-worker.ts';
 import { randomSecret } from './secrets.ts';
 
 /** bcrypt reads at most 72 bytes; anything longer would be silently cut. */
@@ -17,6 +16,9 @@ export function checkPasswordPolicy(password: string, minLength = MIN_PASSWORD_L
     throw IdentityError.weakPassword(`The password must be at most ${MAX_PASSWORD_BYTES} bytes long in UTF-8.`);
   }
 }
+
+/** A task for the worker pool (password-worker.mjs). */
+export type PasswordTask = { op: 'hash'; password: string; cost: number } | { op: 'compare'; password: string; hash: string };
 
 /** A password check cut off because the server is stopping (its deadline passed): a 503, not a bug. */
 export class ServerStoppingError extends Error {
@@ -40,7 +42,7 @@ export class PasswordHasher {
   constructor(opts: { cost: number; poolSize: number }) {
     this.cost = opts.cost;
     this.#pool = new Piscina({
-      filename: new URL('./password-worker.ts', import.meta.url).href,
+      filename: new URL('./password-worker.mjs', import.meta.url).href,
       minThreads: 1,
       maxThreads: opts.poolSize,
       idleTimeout: 60_000,
