@@ -2,7 +2,7 @@
 // npm run bench:startup [-- --runs 3 --store pglite|postgres]
 //
 // What a developer waits for and what the server holds at rest, measured on
-// the real processes (`node apps/server/src/main.ts`, the admin CLI) and
+// the real processes (`node apps/server/src/main.mjs`, the admin CLI) and
 // printed beside their targets; a report, never a test:
 //   start to ready   spawn → first 200 from /readyz, on a warm store
 //   first start      the same on an empty store (migrations, first-run set-up)

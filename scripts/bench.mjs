@@ -24,7 +24,7 @@
 //      pgbouncer, every Postgres backend, the load generator, other work on
 //      the machine) kept busy meanwhile, from /proc.
 // Defaults (5 s runs after 1 s warm-up): both stores in ~5 minutes on an idle 2-core machine.
-// The server is the real one (`node apps/server/src/main.ts`, NODE_ENV=production,
+// The server is the real one (`node apps/server/src/main.mjs`, NODE_ENV=production,
 // LOG_LEVEL=warn) on a fresh embedded store in a temp dir, then, when
 // DATABASE_URL is set, again on a fresh Postgres database that is dropped at
 // the end. Its login throttle stays on with limits raised far out of reach

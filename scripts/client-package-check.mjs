@@ -11,7 +11,7 @@
 //      node@24): `tsc --strict` type-checks the consumer (moduleResolution
 //      nodenext on one, bundler on the other; no skipLibCheck), and the
 //      compiled consumer runs against a real polyauth server started here
-//      (`node apps/server/src/main.ts`, fresh embedded store, access tokens
+//      (`node apps/server/src/main.mjs`, fresh embedded store, access tokens
 //      of 30 s): sign-in through mts-auth and oauth-service, one protected
 //      call each, an automatic refresh on oauth-service after the access
 //      token expires.

@@ -2,7 +2,7 @@
 // npm run smoke [-- --only <api>]
 //
 // Plays every API's documented operations with the real curl binary against
-// the real server (`node apps/server/src/main.ts`) on a fresh database: a temp
+// the real server (`node apps/server/src/main.mjs`) on a fresh database: a temp
 // DATA_DIR (embedded PGlite), or with DATABASE_URL a fresh uniquely named
 // Postgres database that is dropped at the end. Fixtures are made with the
 // admin CLI before the server starts (the embedded store is locked while the

@@ -314,7 +314,7 @@ listen postgres_primary
   const server = start(
     'polyauth',
     nodeBin,
-    [path.join(root, 'apps/server/src/main.ts')],
+    [path.join(root, 'apps/server/src/main.mjs')],
     {
       asPostgres: false,
       env: {

@@ -1,5 +1,5 @@
 // Shared by scripts/smoke.mjs and scripts/bench.mjs: a fresh database, the
-// admin CLI, and the real server (`node apps/server/src/main.ts`) in a child
+// admin CLI, and the real server (`node apps/server/src/main.mjs`) in a child
 // process, with clean-up that also runs on Ctrl-C.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -11,8 +11,9 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-export const serverMain = path.join(repoRoot, 'apps/server/src/main.ts');
-export const adminMain = path.join(repoRoot, 'apps/server/src/cli/main.ts');
+export const serverMain = path.join(repoRoot, 'apps/server/src/main.mjs');
+/** The admin CLI as `npm run admin` runs it (its bin, which turns the compile cache on first). */
+export const adminMain = path.join(repoRoot, 'apps/server/bin/polyauth.mjs');
 
 /** The order the APIs are played in (the seeds' order); unknown modules follow alphabetically. */
 export const API_ORDER = ['mts-auth', 'mint-auth', 'oauth-service', 'user-token-auth', 'auth-v3'];

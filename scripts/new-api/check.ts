@@ -84,10 +84,10 @@ function freePort(): Promise<number> {
   });
 }
 
-/** The copy's server (`node apps/server/src/main.ts`, production settings, embedded store), once /readyz answers. */
+/** The copy's server (`node apps/server/src/main.mjs`, production settings, embedded store), once /readyz answers. */
 async function startCopy(scratch: string, dataDir: string) {
   const port = await freePort();
-  const child = spawn(process.execPath, [path.join(scratch, 'apps/server/src/main.ts')], {
+  const child = spawn(process.execPath, [path.join(scratch, 'apps/server/src/main.mjs')], {
     cwd: scratch,
     env: { ...process.env, NODE_ENV: 'production', JWT_SECRET: randomBytes(48).toString('base64url'), TOTP_ENCRYPTION_KEY: randomBytes(32).toString('base64'), HOST: '127.0.0.1', PORT: String(port), DATA_DIR: dataDir, DATABASE_URL: '', LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],

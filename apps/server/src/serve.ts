@@ -1,4 +1,4 @@
-// The server itself, loaded by main.ts: reads the environment, opens the
+// The server itself, loaded by main.mjs: reads the environment, opens the
 // database, listens, and handles signals (the one module with side effects
 // besides its entry point).
 import { once } from 'node:events';

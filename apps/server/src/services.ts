@@ -59,7 +59,7 @@ export interface Services {
 
 /**
  * The store as the server and the admin CLI open it: TOTP secrets sealed
- * with the configured key (config.totpEncryption; main.ts and the CLI fill in
+ * with the configured key (config.totpEncryption; serve.ts and the CLI fill in
  * the development key), an undecryptable one logged and refused.
  */
 export function createConfiguredStore(config: Config, knex: Database['knex'], log?: Logger): Store {
@@ -137,7 +137,7 @@ export function createServices(config: Config, db: Database, log: Logger, jwtSec
 }
 
 /**
- * The start-up work that needs the database, run by main.ts once migrated
+ * The start-up work that needs the database, run by serve.ts once migrated
  * and before listening: seals TOTP secrets still stored in plain text (rows
  * from before encryption; safe with several servers starting at once, each
  * row is a compare-and-set), then starts the purge schedule.

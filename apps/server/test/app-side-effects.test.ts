@@ -1,6 +1,6 @@
 // createApp changes nothing outside the app it returns: it leaves the
 // validator's dependencies as they ship (no patched path-to-regexp), and it
-// does not call url.parse() (settling Node's DEP0169 warning is main.ts's,
+// does not call url.parse() (settling Node's DEP0169 warning is serve.ts's,
 // process-wide).
 import { createRequire } from 'node:module';
 import url from 'node:url';

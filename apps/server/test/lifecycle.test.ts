@@ -1,4 +1,4 @@
-// The server's process lifecycle, for real: `node apps/server/src/main.ts`
+// The server's process lifecycle, for real: `node apps/server/src/main.mjs`
 // (and `npm start`) in child processes on the embedded store. A graceful stop
 // under keep-alive load, signals through npm, and a restart right after
 // kill -9.
@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
-const MAIN = path.join(ROOT, 'apps/server/src/main.ts');
+const MAIN = path.join(ROOT, 'apps/server/src/main.mjs');
 const CLI = path.join(ROOT, 'apps/server/src/cli/main.ts');
 /** Server starts take seconds, minutes on a loaded machine. */
 const SLOW = 600_000;
@@ -272,7 +272,7 @@ describe('signals reach the server however it is started', () => {
       expect(pids).toHaveLength(1);
       const serverPid = pids[0]!;
       // (its comm is node's thread name; the command line tells)
-      expect(execFileSync('ps', ['-o', 'args=', '-p', String(serverPid)]).toString()).toContain('apps/server/src/main.ts');
+      expect(execFileSync('ps', ['-o', 'args=', '-p', String(serverPid)]).toString()).toContain('apps/server/src/main.mjs');
 
       npm.child.kill('SIGTERM');
       const exit = await npm.exited;
@@ -286,7 +286,7 @@ describe('signals reach the server however it is started', () => {
   );
 
   test(
-    '`node apps/server/src/main.ts`: SIGINT (Ctrl-C) stops it with exit 0',
+    '`node apps/server/src/main.mjs`: SIGINT (Ctrl-C) stops it with exit 0',
     async () => {
       const port = await freePort();
       const server = spawnServer(process.execPath, [MAIN], baseEnv(storeCopy(path.join(root, 'node'))), port);

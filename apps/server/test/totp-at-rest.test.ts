@@ -104,7 +104,7 @@ describe('TOTP secrets at rest', () => {
     expect(ok.totpEncryption.oldKeys).toEqual([Buffer.alloc(32, 0xab), Buffer.alloc(32, 7)]);
     expect(ok.purge).toEqual({ intervalSeconds: 600, batchSize: 1000, retentionSeconds: 86_400 });
     expect(() => loadConfig({ ...prod, TOTP_ENCRYPTION_KEY: TEST_TOTP_KEY, PURGE_BATCH_SIZE: '0' })).toThrow(/PURGE_BATCH_SIZE must be a whole number/);
-    // Development: no key needed (a random one is kept in DATA_DIR by main.ts and the CLI).
+    // Development: no key needed (a random one is kept in DATA_DIR by the server and the CLI).
     expect(loadConfig({}).totpEncryption.key).toBeUndefined();
   });
 });

@@ -7,7 +7,7 @@
 // background thread that the process then waited for at exit: 3.6 s and
 // 670 MB at peak for `user list`, against 1.5 s and 220 MB with it (see
 // docs/DECISIONS.md). V8 reads the flag only from the command line.
-import { enableCompileCache } from '../compile-cache.ts';
+import { enableCompileCache } from '../compile-cache.mjs';
 
 const major = Number(process.versions.node.split('.')[0]);
 if (major < 24) {
@@ -15,9 +15,10 @@ if (major < 24) {
   process.exit(1);
 }
 
-// Node's on-disk compile cache (compile-cache.ts), on before the rest is
+// Node's on-disk compile cache (compile-cache.mjs), on before the rest is
 // imported: each command is a fresh process (its modules load in about
-// 0.4 s from the cache, 0.6 s without).
+// 0.4 s from the cache, 0.6 s without). bin/polyauth.mjs, which `npm run
+// admin` runs, has already turned it on; this is for `node` on this file.
 enableCompileCache();
 const { CommanderError } = await import('commander');
 const { buildProgram } = await import('./program.ts');

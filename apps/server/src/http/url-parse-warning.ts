@@ -10,7 +10,7 @@ import url from 'node:url';
 `process` is a copy, so the muting does not reach Node and the warning is
 printed once per test process; harmless.) Our own code does not use
  * `url.parse()`, so no warning we would want is lost. It changes the
- * process (the warning counts as shown), so only main.ts calls it, once at
+ * process (the warning counts as shown), so only serve.ts calls it, once at
  * start-up; createApp does not.
  */
 export function settleUrlParseDeprecation(): void {

@@ -10,8 +10,13 @@ import { fileURLToPath } from 'node:url';
  * another local user could leave compiled code for this server to load.
  * Off with NODE_DISABLE_COMPILE_CACHE=1; where the directory cannot be
  * written, Node simply runs without it.
+ *
+ * Plain JavaScript, as are the entry points that load it first (main.mjs,
+ * bin/polyauth.mjs): TypeScript loaded before the cache is on is stripped by
+ * Node's type stripper (amaro), whose WebAssembly then stays in the process,
+ * about 17 MB resident (see docs/DECISIONS.md).
  */
-export function enableCompileCache(): void {
+export function enableCompileCache() {
   const dir = process.env.NODE_COMPILE_CACHE || fileURLToPath(new URL('../../../node_modules/.cache/polyauth-compile-cache', import.meta.url));
   module.enableCompileCache(dir);
 }
