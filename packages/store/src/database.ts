@@ -1,8 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import knexFactory, { type Knex } from 'knex';
-import ClientPgLite from 'knex-pglite';
-import { PGlite } from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { AUTH_CHANGED_CHANNEL, AuthChanges, startDedicatedListener, syncAfterWrites } from './auth-changes.ts';
 import { lockDataDir } from './data-dir-lock.ts';
@@ -493,13 +492,15 @@ export interface PgliteOptions {
  * `npm run bench:startup`; see docs/DECISIONS.md). An embedded store's
  * working set (users, live tokens, counters) fits many times over.
  */
-const PGLITE_START_PARAMS = [...PGlite.defaultStartParams, '-c', 'shared_buffers=32MB'];
+const pgliteStartParams = (pglite: typeof PGlite) => [...pglite.defaultStartParams, '-c', 'shared_buffers=32MB'];
 
 /**
  * Opens the embedded PGlite database. A lock beside the data directory makes a
  * second process on the same directory fail with a clear message instead of
  * corrupting it (PGlite is single-process); a lock left by a dead process is
- * recognised at once (data-dir-lock.ts).
+ * recognised at once (data-dir-lock.ts). PGlite and its knex client are
+ * loaded here, on the first open, not with the store: a server on Postgres
+ * never loads them (1 MB of module source, and their start-up work).
  */
 export async function openPglite({ dataDir, loadDataDir }: PgliteOptions = {}): Promise<Database> {
   let release: (() => Promise<void>) | undefined;
@@ -516,7 +517,8 @@ export async function openPglite({ dataDir, loadDataDir }: PgliteOptions = {}): 
     release = async () => lock.release();
   }
   try {
-    const pglite = await PGlite.create({ dataDir, loadDataDir, startParams: PGLITE_START_PARAMS });
+    const [{ PGlite }, { default: ClientPgLite }] = await Promise.all([import('@electric-sql/pglite'), import('knex-pglite')]);
+    const pglite = await PGlite.create({ dataDir, loadDataDir, startParams: pgliteStartParams(PGlite) });
     // One process, one connection: a notification is delivered before the
     // query (or COMMIT) that caused it resolves, so the feed is always live.
     const authChanges: AuthChanges = new AuthChanges({ open: () => !pglite.closed });
