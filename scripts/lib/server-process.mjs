@@ -3,7 +3,7 @@
 // process, with clean-up that also runs on Ctrl-C.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -12,6 +12,18 @@ import pg from 'pg';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const serverMain = path.join(repoRoot, 'apps/server/src/main.mjs');
+/**
+ * The node flags `npm start` gives the server, read from package.json's start
+ * script (`exec node <flags> apps/server/src/main.mjs`), so that the smoke
+ * test and the benches run the server as it is started (see DECISIONS.md,
+ * "Where the memory at rest goes").
+ */
+export const serverNodeFlags = (() => {
+  const start = JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')).scripts.start;
+  const m = /\bexec node((?: --\S+)*) apps\/server\/src\/main\.mjs$/.exec(start);
+  if (!m) throw new Error("package.json's start script no longer ends in `exec node [flags] apps/server/src/main.mjs`: see scripts/lib/server-process.mjs");
+  return m[1].split(' ').filter(Boolean);
+})();
 /** The admin CLI as `npm run admin` runs it (its bin, which turns the compile cache on first). */
 export const adminMain = path.join(repoRoot, 'apps/server/bin/polyauth.mjs');
 
@@ -241,13 +253,14 @@ export function adminRunner(env) {
 }
 
 /**
- * Starts `script` (the real server by default) in a child process on a free
+ * Starts `script` (the real server by default, with the flags `npm start`
+ * gives it) in a child process on a free
  * port and waits until `readyPath` answers 200. `stop()` sends SIGTERM (the
  * server's graceful stop), then SIGKILL after 15 s.
  */
 export async function startProcess({ env, script = serverMain, args = [], readyPath = '/readyz', name = 'server', timeoutMs = 60_000 }) {
   const port = await freePort();
-  const child = spawn(process.execPath, [script, ...args], {
+  const child = spawn(process.execPath, [...(script === serverMain ? serverNodeFlags : []), script, ...args], {
     cwd: repoRoot,
     env: { ...env, PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
