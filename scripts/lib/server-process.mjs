@@ -13,17 +13,23 @@ import pg from 'pg';
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const serverMain = path.join(repoRoot, 'apps/server/src/main.mjs');
 /**
- * The node flags `npm start` gives the server, read from package.json's start
- * script (`exec node <flags> apps/server/src/main.mjs`), so that the smoke
- * test and the benches run the server as it is started (see DECISIONS.md,
- * "Where the memory at rest goes").
+ * How `npm start` starts the server, read from package.json's start script
+ * (`exec [VAR=value ...] node [flags] apps/server/src/main.mjs`): the
+ * environment it adds and the node flags it gives, so that the smoke test and
+ * the benches run the server as it is started (see DECISIONS.md, "Where the
+ * memory at rest goes").
  */
-export const serverNodeFlags = (() => {
+const serverLaunch = (() => {
   const start = JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')).scripts.start;
-  const m = /\bexec node((?: --\S+)*) apps\/server\/src\/main\.mjs$/.exec(start);
-  if (!m) throw new Error("package.json's start script no longer ends in `exec node [flags] apps/server/src/main.mjs`: see scripts/lib/server-process.mjs");
-  return m[1].split(' ').filter(Boolean);
+  const m = /(?:^|&& )((?:[A-Z_]+=\S+ )*)exec node((?: --\S+)*) apps\/server\/src\/main\.mjs$/.exec(start);
+  if (!m) throw new Error("package.json's start script no longer ends in `exec [VAR=value ...] node [flags] apps/server/src/main.mjs`: see scripts/lib/server-process.mjs");
+  const env = Object.fromEntries(m[1].split(' ').filter(Boolean).map((a) => [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)]));
+  return { env, flags: m[2].split(' ').filter(Boolean) };
 })();
+/** The node flags `npm start` gives the server. */
+export const serverNodeFlags = serverLaunch.flags;
+/** The environment `npm start` adds for the server (under whatever the caller gives). */
+export const serverNodeEnv = serverLaunch.env;
 /** The admin CLI as `npm run admin` runs it (its bin, which turns the compile cache on first). */
 export const adminMain = path.join(repoRoot, 'apps/server/bin/polyauth.mjs');
 
@@ -253,8 +259,8 @@ export function adminRunner(env) {
 }
 
 /**
- * Starts `script` (the real server by default, with the flags `npm start`
- * gives it) in a child process on a free
+ * Starts `script` (the real server by default, with the flags and the
+ * environment `npm start` gives it) in a child process on a free
  * port and waits until `readyPath` answers 200. `stop()` sends SIGTERM (the
  * server's graceful stop), then SIGKILL after 15 s.
  */
@@ -262,7 +268,7 @@ export async function startProcess({ env, script = serverMain, args = [], readyP
   const port = await freePort();
   const child = spawn(process.execPath, [...(script === serverMain ? serverNodeFlags : []), script, ...args], {
     cwd: repoRoot,
-    env: { ...env, PORT: String(port) },
+    env: { ...(script === serverMain ? serverNodeEnv : {}), ...env, PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const output = [];
