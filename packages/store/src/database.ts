@@ -1,12 +1,12 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import knexFactory, { type Knex } from 'knex';
-import type { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { AUTH_CHANGED_CHANNEL, AuthChanges, startDedicatedListener, syncAfterWrites } from './auth-changes.ts';
 import { lockDataDir } from './data-dir-lock.ts';
 import { pgTypes } from './pg-types.ts';
 import { ConnectTimeouts } from './connect-timeouts.ts';
+import { pgliteStartParams } from './pglite-params.ts';
 import { enforceBudgets } from './deadline.ts';
 import { migrationNames, migrationSource } from './migrations/index.ts';
 
@@ -484,15 +484,6 @@ export interface PgliteOptions {
   loadDataDir?: Blob | File;
 }
 
-/**
- * PGlite's own start parameters, with Postgres's shared buffers at 32 MB
- * instead of its default 128 MB: PGlite allocates and clears them inside its
- * WASM memory at every start, which was half of the embedded store's start
- * time and ~130 MB of the process's resident memory (measured with
- * `npm run bench:startup`; see docs/DECISIONS.md). An embedded store's
- * working set (users, live tokens, counters) fits many times over.
- */
-const pgliteStartParams = (pglite: typeof PGlite) => [...pglite.defaultStartParams, '-c', 'shared_buffers=32MB'];
 
 /**
  * Opens the embedded PGlite database. A lock beside the data directory makes a
