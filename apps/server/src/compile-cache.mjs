@@ -17,6 +17,10 @@ import { fileURLToPath } from 'node:url';
  * about 17 MB resident (see docs/DECISIONS.md).
  */
 export function enableCompileCache() {
-  const dir = process.env.NODE_COMPILE_CACHE || fileURLToPath(new URL('../../../node_modules/.cache/polyauth-compile-cache', import.meta.url));
-  module.enableCompileCache(dir);
+  module.enableCompileCache(compileCacheDir());
+}
+
+/** The compile cache's directory (other caches of the start keep theirs beside it). */
+export function compileCacheDir() {
+  return process.env.NODE_COMPILE_CACHE || fileURLToPath(new URL('../../../node_modules/.cache/polyauth-compile-cache', import.meta.url));
 }

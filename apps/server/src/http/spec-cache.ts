@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { parse as parseYaml } from 'yaml';
+import { compileCacheDir } from '../compile-cache.mjs';
 
 /**
  * Parsed specs kept as JSON beside the compile cache, keyed by a hash of the
@@ -13,10 +13,7 @@ import type { parse as parseYaml } from 'yaml';
  * the spec is simply parsed each time. NODE_DISABLE_COMPILE_CACHE=1 turns it
  * off with the compile cache.
  */
-const dir = path.join(
-  process.env.NODE_COMPILE_CACHE || fileURLToPath(new URL('../../../../node_modules/.cache/polyauth-compile-cache', import.meta.url)),
-  'specs',
-);
+const dir = path.join(compileCacheDir(), 'specs');
 const FORMAT = 'polyauth-spec-json-v1';
 
 /** The spec at `file`, parsed (YAML), through the cache. */
