@@ -484,7 +484,6 @@ export interface PgliteOptions {
   loadDataDir?: Blob | File;
 }
 
-
 /**
  * Opens the embedded PGlite database. A lock beside the data directory makes a
  * second process on the same directory fail with a clear message instead of
