@@ -12,7 +12,9 @@
 //      own parser for its type (scripts/bench/_bare-express.mjs); the row
 //      and its baseline run in alternating rounds (--rounds, 5 by default,
 //      of duration/rounds each), and the row is reported as req/s and ratio
-//      to the baseline over the same total time;
+//      to the baseline over the same total time, and beside that (reported,
+//      not checked) the CPU each side spent a request in those rounds, from
+//      /proc: the server with its Postgres backends against the bare app;
 //  (c) p50/p99 of every row;
 //  (d) p99 of each cheap row at a fixed probe rate while every login row
 //      runs at the same time (sharing one login row's connections, so the
@@ -270,30 +272,45 @@ function combine(runs) {
  * shared 2-core VM swings a single 5 s figure by a fifth, falls on both
  * alike. The ratio is the server's requests over the baseline's in the same
  * total time; each round's own ratio is kept to show the spread.
+ *
+ * Beside it, what each side's requests cost in CPU, from /proc over the same
+ * rounds: the bare process, and the server process plus, on Postgres, every
+ * postgres process (its backends). The load generator is not counted on
+ * either side, so this ratio (bare cost ÷ server cost) is not bounded by the
+ * load generator sharing the machine, as the throughput ratio can be. It is
+ * reported, not checked: the targets are on throughput.
  */
-async function sideBySide(serverUrl, row, answers) {
+async function sideBySide(server, row, answers, { withPostgres }) {
   const bare = await startBareExpress(row, answers);
   try {
     const slice = duration / rounds;
-    const run = (baseUrl) => load({ baseUrl, row, seconds: slice, warm: false });
+    const cpuOf = (side) => cpuSecondsOf(side.pid) + (side === server && withPostgres ? postgresCpuSeconds() : 0);
+    const run = async (side) => {
+      const before = cpuOf(side);
+      const result = await load({ baseUrl: side.baseUrl, row, seconds: slice, warm: false });
+      return { ...result, cpuSeconds: cpuOf(side) - before };
+    };
     if (warmup > 0) {
       await load({ baseUrl: bare.baseUrl, row, seconds: warmup, warm: false });
-      await load({ baseUrl: serverUrl, row, seconds: warmup, warm: false });
+      await load({ baseUrl: server.baseUrl, row, seconds: warmup, warm: false });
     }
     const bareRuns = [];
     const serverRuns = [];
     for (let i = 0; i < rounds; i += 1) {
       if (i % 2 === 0) {
-        bareRuns.push(await run(bare.baseUrl));
-        serverRuns.push(await run(serverUrl));
+        bareRuns.push(await run(bare));
+        serverRuns.push(await run(server));
       } else {
-        serverRuns.push(await run(serverUrl));
-        bareRuns.push(await run(bare.baseUrl));
+        serverRuns.push(await run(server));
+        bareRuns.push(await run(bare));
       }
     }
     const b = combine(bareRuns);
     if (!b.valid) throw new Error(`the bare Express baseline of ${row.name} failed: ${b.problems.join(', ')}`);
-    return { bare: b, row: combine(serverRuns), perRound: serverRuns.map((r, i) => r.rps / bareRuns[i].rps) };
+    const r = combine(serverRuns);
+    const usPerRequest = (runs, total) => (total > 0 ? (runs.reduce((n, x) => n + x.cpuSeconds, 0) * 1e6) / total : undefined);
+    const cost = { server: usPerRequest(serverRuns, r.total), bare: usPerRequest(bareRuns, b.total) };
+    return { bare: b, row: r, perRound: serverRuns.map((x, i) => x.rps / bareRuns[i].rps), cost };
   } finally {
     await bare.stop();
   }
@@ -351,13 +368,13 @@ async function benchStore(kind, modules, results) {
       for (const row of group) {
         let m;
         if (bound === 'route') {
-          const side = await sideBySide(server.baseUrl, row, answers.get(row));
+          const side = await sideBySide(server, row, answers.get(row), { withPostgres: kind === 'postgres' });
           const b = side.bare;
           boundRate = b.rps;
-          m = { ...side.row, rounds: side.perRound };
+          m = { ...side.row, rounds: side.perRound, cpuUs: side.cost.server, boundCpuUs: side.cost.bare };
           const name = `bare Express 5, ${row.name}'s answer`;
-          console.log(`  ${name}: ${fmt(b.rps, 1)} req/s, p50 ${b.p50} ms, p99 ${b.p99} ms`);
-          results.push({ store: label, name, kind: 'bound', ...b });
+          console.log(`  ${name}: ${fmt(b.rps, 1)} req/s, p50 ${b.p50} ms, p99 ${b.p99} ms, ${fmt(side.cost.bare, 1)} µs CPU a request`);
+          results.push({ store: label, name, kind: 'bound', ...b, cpuUs: side.cost.bare });
         } else {
           m = await load({ baseUrl: server.baseUrl, row, seconds: duration });
         }
@@ -367,6 +384,7 @@ async function benchStore(kind, modules, results) {
         console.log(
           `  ${m.valid ? '' : red('INVALID ')}${row.name}: ${fmt(m.rps, 1)} req/s, p50 ${m.p50} ms, p99 ${m.p99} ms` +
             (ratio !== undefined ? `, ${fmt(ratio, 2)}× the ${row.bound} bound` : '') +
+            (m.cpuUs !== undefined ? `, ${fmt(m.cpuUs, 1)} µs CPU a request (cost ratio ${fmt(m.boundCpuUs / m.cpuUs, 2)}×)` : '') +
             (m.rounds ? dim(` (rounds: ${m.rounds.map((r) => `${fmt(r, 2)}×`).join(' ')})`) : '') +
             (m.valid ? '' : red(` — ${m.problems.join(', ')}`)),
         );
@@ -434,8 +452,8 @@ function cpuSecondsOf(pid) {
   }
 }
 
-/** CPU seconds so far of `pids`, of every process named postgres, and of this process, with the wall clock. */
-function cpuNow(pids) {
+/** CPU seconds so far of every process named postgres. */
+function postgresCpuSeconds() {
   let postgres = 0;
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
@@ -445,6 +463,12 @@ function cpuNow(pids) {
       // gone meanwhile
     }
   }
+  return postgres;
+}
+
+/** CPU seconds so far of `pids`, of every process named postgres, and of this process, with the wall clock. */
+function cpuNow(pids) {
+  const postgres = postgresCpuSeconds();
   const self = process.cpuUsage();
   // the whole machine: every CPU's busy time (all but idle and iowait), /proc/stat's first line
   const [, ...ticks] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).map(Number);
@@ -550,7 +574,7 @@ async function benchScaleOut(modules, results) {
 // ---------------------------------------------------------------- report
 
 function printTable(results) {
-  const head = ['store', 'row', 'req/s', 'p50 ms', 'p99 ms', 'bound/s', 'ratio', 'target', 'result'];
+  const head = ['store', 'row', 'req/s', 'p50 ms', 'p99 ms', 'bound/s', 'ratio', 'CPU µs/req', 'cost ratio', 'target', 'result'];
   const lines = results.map((r) => [
     r.store,
     r.name,
@@ -559,16 +583,18 @@ function printTable(results) {
     String(r.p99 ?? '-'),
     r.bound ? fmt(r.bound, 1) : '-',
     r.ratio !== undefined ? `${fmt(r.ratio, 2)}×` : '-',
+    r.cpuUs !== undefined ? fmt(r.cpuUs, 1) : '-',
+    r.cpuUs !== undefined && r.boundCpuUs !== undefined ? `${fmt(r.boundCpuUs / r.cpuUs, 2)}×` : '-',
     r.target ?? '-',
     r.target ? (r.pass ? 'PASS' : r.valid === false ? 'MISS (invalid)' : 'MISS') : '',
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
-  const row = (cells) => cells.map((c, i) => (i >= 2 && i <= 6 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ');
+  const row = (cells) => cells.map((c, i) => (i >= 2 && i <= 8 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ');
   console.log(`\n${row(head)}`);
   console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   for (const l of lines) {
     const text = row(l);
-    console.log(l[8].startsWith('PASS') ? text.replace(/PASS$/, green('PASS')) : l[8].startsWith('MISS') ? text.replace(/MISS.*$/, (s) => red(s)) : text);
+    console.log(l[10].startsWith('PASS') ? text.replace(/PASS$/, green('PASS')) : l[10].startsWith('MISS') ? text.replace(/MISS.*$/, (s) => red(s)) : text);
   }
 }
 
