@@ -47,7 +47,7 @@
 // 1 when a target is missed.
 import './check-node.mjs';
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -284,7 +284,8 @@ async function sideBySide(server, row, answers, { withPostgres }) {
   const bare = await startBareExpress(row, answers);
   try {
     const slice = duration / rounds;
-    const cpuOf = (side) => cpuSecondsOf(side.pid) + (side === server && withPostgres ? postgresCpuSeconds() : 0);
+    const hasProc = existsSync('/proc/self/stat');
+    const cpuOf = (side) => (hasProc ? cpuSecondsOf(side.pid) + (side === server && withPostgres ? postgresCpuSeconds() : 0) : 0);
     const run = async (side) => {
       const before = cpuOf(side);
       const result = await load({ baseUrl: side.baseUrl, row, seconds: slice, warm: false });
@@ -308,7 +309,8 @@ async function sideBySide(server, row, answers, { withPostgres }) {
     const b = combine(bareRuns);
     if (!b.valid) throw new Error(`the bare Express baseline of ${row.name} failed: ${b.problems.join(', ')}`);
     const r = combine(serverRuns);
-    const usPerRequest = (runs, total) => (total > 0 ? (runs.reduce((n, x) => n + x.cpuSeconds, 0) * 1e6) / total : undefined);
+    // Without /proc (not Linux) there is no cost to report.
+    const usPerRequest = (runs, total) => (hasProc && total > 0 ? (runs.reduce((n, x) => n + x.cpuSeconds, 0) * 1e6) / total : undefined);
     const cost = { server: usPerRequest(serverRuns, r.total), bare: usPerRequest(bareRuns, b.total) };
     return { bare: b, row: r, perRound: serverRuns.map((x, i) => x.rps / bareRuns[i].rps), cost };
   } finally {
@@ -373,7 +375,8 @@ async function benchStore(kind, modules, results) {
           boundRate = b.rps;
           m = { ...side.row, rounds: side.perRound, cpuUs: side.cost.server, boundCpuUs: side.cost.bare };
           const name = `bare Express 5, ${row.name}'s answer`;
-          console.log(`  ${name}: ${fmt(b.rps, 1)} req/s, p50 ${b.p50} ms, p99 ${b.p99} ms, ${fmt(side.cost.bare, 1)} µs CPU a request`);
+          const cpu = side.cost.bare === undefined ? '' : `, ${fmt(side.cost.bare, 1)} µs CPU a request`;
+          console.log(`  ${name}: ${fmt(b.rps, 1)} req/s, p50 ${b.p50} ms, p99 ${b.p99} ms${cpu}`);
           results.push({ store: label, name, kind: 'bound', ...b, cpuUs: side.cost.bare });
         } else {
           m = await load({ baseUrl: server.baseUrl, row, seconds: duration });
@@ -384,7 +387,7 @@ async function benchStore(kind, modules, results) {
         console.log(
           `  ${m.valid ? '' : red('INVALID ')}${row.name}: ${fmt(m.rps, 1)} req/s, p50 ${m.p50} ms, p99 ${m.p99} ms` +
             (ratio !== undefined ? `, ${fmt(ratio, 2)}× the ${row.bound} bound` : '') +
-            (m.cpuUs !== undefined ? `, ${fmt(m.cpuUs, 1)} µs CPU a request (cost ratio ${fmt(m.boundCpuUs / m.cpuUs, 2)}×)` : '') +
+            (m.cpuUs !== undefined && m.boundCpuUs !== undefined ? `, ${fmt(m.cpuUs, 1)} µs CPU a request (cost ratio ${fmt(m.boundCpuUs / m.cpuUs, 2)}×)` : '') +
             (m.rounds ? dim(` (rounds: ${m.rounds.map((r) => `${fmt(r, 2)}×`).join(' ')})`) : '') +
             (m.valid ? '' : red(` — ${m.problems.join(', ')}`)),
         );
