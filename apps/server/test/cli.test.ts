@@ -1,4 +1,5 @@
-// The admin CLI, spawned for real (`node apps/server/src/cli/main.ts` on this
+// The admin CLI, spawned for real as `npm run admin` runs it (`node
+// --liftoff-only apps/server/bin/polyauth.mjs`, the compile cache on, on this
 // Node 24) against a fresh embedded store in a temp DATA_DIR, and against a
 // fresh Postgres database when DATABASE_URL is set. Each database is then
 // opened in-process to check what the CLI wrote. Spawns are slow on PGlite
@@ -16,7 +17,7 @@ import { sha256 } from '../src/identity/secrets.ts';
 import { newTotpSecret, totpCode } from '../src/identity/totp.ts';
 import { TEST_TOTP_KEY } from './harness.ts';
 
-const CLI = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
+const CLI = fileURLToPath(new URL('../bin/polyauth.mjs', import.meta.url));
 
 interface Run {
   code: number | null;
@@ -27,7 +28,7 @@ interface Run {
 /** Runs the CLI with only the environment given (plus PATH and HOME). */
 function runCli(args: string[], env: Record<string, string>): Promise<Run> {
   return new Promise((resolve, reject) => {
-    // as `npm run admin` and the polyauth bin run it (--liftoff-only: see cli/main.ts)
+    // as `npm run admin` runs it (--liftoff-only: see cli/main.ts)
     const child = spawn(process.execPath, ['--liftoff-only', CLI, ...args], {
       env: {
         PATH: process.env.PATH ?? '',
